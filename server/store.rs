@@ -1,0 +1,165 @@
+//! Persistence: one [`Store`] trait, one implementation per database.
+//!
+//! Per document the store keeps a compacted state (the snapshot) and an
+//! append-only log of the updates after it. Loading is "snapshot, then the log
+//! in order"; compaction folds a prefix of the log into a new snapshot in one
+//! transaction. SQL lives only in the backends ([`sqlite`], [`postgres`]),
+//! each with its own migrations under `migrations/`.
+
+pub mod faults;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::ids::{DocumentId, Seq};
+
+/// A shared handle on whichever store the server runs on.
+pub type DynStore = Arc<dyn Store>;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A row with the same key exists: another writer got there first.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database refused or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration could not be applied, or the database is newer than this binary.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A failure injected by [`faults::FaultyStore`].
+    #[error("injected fault: {0}")]
+    Injected(&'static str),
+}
+
+/// One update to append to a document's log.
+#[derive(Debug, Clone)]
+pub struct NewUpdate {
+    /// A yrs v1 update, exactly as it was applied.
+    pub data: Bytes,
+    /// Who sent it (an account id once there are accounts).
+    pub author: Option<String>,
+}
+
+/// One update read back from a document's log.
+#[derive(Debug, Clone)]
+pub struct StoredUpdate {
+    /// Its position in the log.
+    pub seq: Seq,
+    /// The yrs v1 update.
+    pub data: Vec<u8>,
+}
+
+/// Everything needed to rebuild a document.
+#[derive(Debug, Clone, Default)]
+pub struct StoredDocument {
+    /// The compacted state, holding every update through `snapshot_seq`.
+    pub snapshot: Option<Vec<u8>>,
+    /// The last update folded into `snapshot` (0 when there is none).
+    pub snapshot_seq: Seq,
+    /// The updates after `snapshot_seq`, in order.
+    pub updates: Vec<StoredUpdate>,
+}
+
+impl StoredDocument {
+    /// The sequence of the last stored update.
+    pub fn last_seq(&self) -> Seq {
+        self.updates
+            .last()
+            .map_or(self.snapshot_seq, |update| update.seq)
+    }
+
+    /// Bytes held: the snapshot plus the log after it.
+    pub fn stored_bytes(&self) -> u64 {
+        let log: usize = self.updates.iter().map(|update| update.data.len()).sum();
+        (self.snapshot.as_ref().map_or(0, Vec::len) + log) as u64
+    }
+}
+
+/// The persistence of live documents.
+///
+/// Every method is one transaction: it happens entirely or not at all.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Reads a document's snapshot and the log after it. A document that was
+    /// never written reads as empty.
+    async fn load_document(&self, document: &DocumentId) -> Result<StoredDocument, StoreError>;
+
+    /// Appends `updates` at `first`, `first + 1`, … in one transaction
+    /// (creating the document on its first write). Fails with
+    /// [`StoreError::Conflict`] if any of those sequences is taken.
+    async fn append_updates(
+        &self,
+        document: &DocumentId,
+        first: Seq,
+        updates: &[NewUpdate],
+    ) -> Result<(), StoreError>;
+
+    /// Replaces the snapshot with `snapshot`, which holds every update through
+    /// `through`, and deletes those log rows, in one transaction. Does nothing
+    /// if the stored snapshot already reaches `through`.
+    async fn write_snapshot(
+        &self,
+        document: &DocumentId,
+        snapshot: &[u8],
+        through: Seq,
+    ) -> Result<(), StoreError>;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://…`
+    Sqlite,
+    /// `postgres://…` or `postgresql://…`
+    Postgres,
+}
+
+impl Backend {
+    /// Reads the scheme of a database URL.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Opens the database at `url`, applies the migrations this binary carries,
+/// and returns the store.
+pub async fn open(url: &str) -> Result<DynStore, StoreError> {
+    match Backend::of_url(url) {
+        Some(Backend::Sqlite) => Ok(Arc::new(sqlite::SqliteStore::open(url).await?)),
+        Some(Backend::Postgres) => Ok(Arc::new(postgres::PostgresStore::open(url).await?)),
+        None => Err(StoreError::Database(sqlx::Error::Configuration(
+            "the database URL must start with sqlite:// or postgres://".into(),
+        ))),
+    }
+}
+
+/// Milliseconds since the Unix epoch, as stored in `created_at` columns.
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// Whether a database error is a unique-key violation.
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,166 @@
+//! PostgreSQL, for several nodes sharing one database.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+
+use super::{
+    NewUpdate, Store, StoreError, StoredDocument, StoredUpdate, is_unique_violation, now_millis,
+};
+use crate::ids::{DocumentId, Seq};
+
+/// A PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and migrates the database.
+    ///
+    /// `synchronous_commit=on` is set on every connection: a commit has reached
+    /// the write-ahead log on disk before an update is relayed, whatever the
+    /// server's default.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url
+            .parse::<PgConnectOptions>()?
+            .options([("synchronous_commit", "on")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for the other stores of the application that share this database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+const SELECT_DOCUMENT: &str = "select snapshot, snapshot_seq from documents where id = $1";
+const SELECT_UPDATES: &str =
+    "select seq, data from document_updates where document_id = $1 and seq > $2 order by seq";
+const INSERT_DOCUMENT: &str = "insert into documents (id, created_at, updated_at) values ($1, $2, $2) \
+     on conflict (id) do update set updated_at = excluded.updated_at";
+const INSERT_UPDATES: &str = "insert into document_updates (document_id, seq, data, author, created_at) \
+     select $1, first + ordinality - 1, data, author, $5 \
+     from unnest($3::bytea[], $4::text[]) with ordinality as batch (data, author, ordinality), \
+          (select $2::bigint as first) as start";
+const UPDATE_SNAPSHOT: &str = "update documents set snapshot = $1, snapshot_seq = $2, updated_at = $3 \
+     where id = $4 and snapshot_seq < $2";
+const DELETE_FOLDED: &str = "delete from document_updates where document_id = $1 and seq <= $2";
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn load_document(&self, document: &DocumentId) -> Result<StoredDocument, StoreError> {
+        // Repeatable read: the snapshot and the log are of one moment even if
+        // a compaction commits between the two reads.
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *transaction)
+            .await?;
+        let Some(row) = sqlx::query(SELECT_DOCUMENT)
+            .bind(document.as_str())
+            .fetch_optional(&mut *transaction)
+            .await?
+        else {
+            return Ok(StoredDocument::default());
+        };
+        let snapshot: Option<Vec<u8>> = row.try_get("snapshot")?;
+        let snapshot_seq = Seq(row.try_get("snapshot_seq")?);
+        let updates = sqlx::query(SELECT_UPDATES)
+            .bind(document.as_str())
+            .bind(snapshot_seq.0)
+            .fetch_all(&mut *transaction)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(StoredUpdate {
+                    seq: Seq(row.try_get("seq")?),
+                    data: row.try_get("data")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        transaction.commit().await?;
+        Ok(StoredDocument {
+            snapshot,
+            snapshot_seq,
+            updates,
+        })
+    }
+
+    async fn append_updates(
+        &self,
+        document: &DocumentId,
+        first: Seq,
+        updates: &[NewUpdate],
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        let data: Vec<&[u8]> = updates.iter().map(|update| &update.data[..]).collect();
+        let authors: Vec<Option<&str>> = updates
+            .iter()
+            .map(|update| update.author.as_deref())
+            .collect();
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query(INSERT_DOCUMENT)
+            .bind(document.as_str())
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+        // One statement for the whole group, whatever its size.
+        sqlx::query(INSERT_UPDATES)
+            .bind(document.as_str())
+            .bind(first.0)
+            .bind(&data)
+            .bind(&authors)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| {
+                if is_unique_violation(&error) {
+                    StoreError::Conflict(format!(
+                        "{document} already has an update at {first} or after"
+                    ))
+                } else {
+                    StoreError::Database(error)
+                }
+            })?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn write_snapshot(
+        &self,
+        document: &DocumentId,
+        snapshot: &[u8],
+        through: Seq,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let updated = sqlx::query(UPDATE_SNAPSHOT)
+            .bind(snapshot)
+            .bind(through.0)
+            .bind(now_millis())
+            .bind(document.as_str())
+            .execute(&mut *transaction)
+            .await?;
+        if updated.rows_affected() == 1 {
+            sqlx::query(DELETE_FOLDED)
+                .bind(document.as_str())
+                .bind(through.0)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,160 @@
+//! The embedded default: SQLite in WAL mode.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::{
+    NewUpdate, Store, StoreError, StoredDocument, StoredUpdate, is_unique_violation, now_millis,
+};
+use crate::ids::{DocumentId, Seq};
+
+/// A SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` and migrates it.
+    ///
+    /// `synchronous=FULL`: a commit is on disk before it returns, so neither a
+    /// crash of the process nor a power cut loses an update a client has seen.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for the other stores of the application that share this file.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+const SELECT_DOCUMENT: &str = "select snapshot, snapshot_seq from documents where id = ?";
+const SELECT_UPDATES: &str =
+    "select seq, data from document_updates where document_id = ? and seq > ? order by seq";
+const INSERT_DOCUMENT: &str = "insert into documents (id, created_at, updated_at) values (?, ?, ?) \
+     on conflict (id) do update set updated_at = excluded.updated_at";
+const INSERT_UPDATE: &str = "insert into document_updates (document_id, seq, data, author, created_at) \
+     values (?, ?, ?, ?, ?)";
+const UPDATE_SNAPSHOT: &str = "update documents set snapshot = ?, snapshot_seq = ?, updated_at = ? \
+     where id = ? and snapshot_seq < ?";
+const DELETE_FOLDED: &str = "delete from document_updates where document_id = ? and seq <= ?";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn load_document(&self, document: &DocumentId) -> Result<StoredDocument, StoreError> {
+        // One read transaction, so the snapshot and the log are of one moment.
+        let mut transaction = self.pool.begin().await?;
+        let Some(row) = sqlx::query(SELECT_DOCUMENT)
+            .bind(document.as_str())
+            .fetch_optional(&mut *transaction)
+            .await?
+        else {
+            return Ok(StoredDocument::default());
+        };
+        let snapshot: Option<Vec<u8>> = row.try_get("snapshot")?;
+        let snapshot_seq = Seq(row.try_get("snapshot_seq")?);
+        let updates = sqlx::query(SELECT_UPDATES)
+            .bind(document.as_str())
+            .bind(snapshot_seq.0)
+            .fetch_all(&mut *transaction)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(StoredUpdate {
+                    seq: Seq(row.try_get("seq")?),
+                    data: row.try_get("data")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        transaction.commit().await?;
+        Ok(StoredDocument {
+            snapshot,
+            snapshot_seq,
+            updates,
+        })
+    }
+
+    async fn append_updates(
+        &self,
+        document: &DocumentId,
+        first: Seq,
+        updates: &[NewUpdate],
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query(INSERT_DOCUMENT)
+            .bind(document.as_str())
+            .bind(now)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+        let mut seq = first;
+        for update in updates {
+            sqlx::query(INSERT_UPDATE)
+                .bind(document.as_str())
+                .bind(seq.0)
+                .bind(&update.data[..])
+                .bind(update.author.as_deref())
+                .bind(now)
+                .execute(&mut *transaction)
+                .await
+                .map_err(|error| {
+                    if is_unique_violation(&error) {
+                        StoreError::Conflict(format!("{document} already has update {seq}"))
+                    } else {
+                        StoreError::Database(error)
+                    }
+                })?;
+            seq = seq.next();
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn write_snapshot(
+        &self,
+        document: &DocumentId,
+        snapshot: &[u8],
+        through: Seq,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let updated = sqlx::query(UPDATE_SNAPSHOT)
+            .bind(snapshot)
+            .bind(through.0)
+            .bind(now_millis())
+            .bind(document.as_str())
+            .bind(through.0)
+            .execute(&mut *transaction)
+            .await?;
+        if updated.rows_affected() == 1 {
+            sqlx::query(DELETE_FOLDED)
+                .bind(document.as_str())
+                .bind(through.0)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! One websocket connection: frames in, decoded and handed to the room;
+//! frames out, written in order; a close code and reason when it ends.
+//!
+//! Written over any `Sink + Stream` of axum websocket messages, so tests can
+//! drive it with channels.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message};
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Metrics;
+use super::crdt::{decode_state_vector, decode_update};
+use super::protocol::{self, FrameError};
+use super::room::{CloseReason, Inbound, Membership, Outbound, RoomLink, close};
+
+/// Tunables of every connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// Largest frame accepted (a larger one closes with 1009).
+    pub max_frame_bytes: usize,
+    /// Close a connection from which nothing (not even a pong) arrived for this long.
+    pub idle_timeout: Duration,
+    /// How often to ping the client.
+    pub ping_interval: Duration,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 16 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(90),
+            ping_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Frames written before one flush: enough to batch a burst, few enough to
+/// keep latency low.
+const WRITE_BATCH: usize = 64;
+
+/// Serves one websocket until it closes, then leaves the room.
+pub async fn run<S>(
+    socket: S,
+    membership: Membership,
+    config: ConnectionConfig,
+    metrics: Arc<Metrics>,
+) where
+    S: Sink<Message, Error = axum::Error> + Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let Membership {
+        room,
+        mut outbound,
+        mut kill,
+    } = membership;
+    metrics.connections.fetch_add(1, Ordering::Relaxed);
+    let (mut sink, mut stream) = socket.split();
+    let reason = {
+        let writer = write_frames(&mut sink, &mut outbound, &mut kill, config.ping_interval);
+        let reader = read_frames(&mut stream, &room, &config);
+        tokio::select! {
+            reason = writer => reason,
+            reason = reader => reason,
+        }
+    };
+    if let Some(reason) = reason {
+        if matches!(
+            reason.code,
+            close::PROTOCOL_ERROR
+                | close::UNSUPPORTED_DATA
+                | close::INVALID_PAYLOAD
+                | close::POLICY_VIOLATION
+                | close::TOO_BIG
+        ) {
+            metrics.protocol_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::debug!(connection = %room.connection(), code = reason.code, reason = %reason.reason, "closing");
+        let frame = CloseFrame {
+            code: reason.code,
+            reason: reason.reason.as_ref().into(),
+        };
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+    let _ = sink.close().await;
+    room.leave().await;
+    metrics.connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Writes what the room sends until it says to close. Returns the close
+/// reason, or `None` if the socket failed.
+async fn write_frames<W>(
+    sink: &mut W,
+    outbound: &mut mpsc::Receiver<Outbound>,
+    kill: &mut oneshot::Receiver<CloseReason>,
+    ping_interval: Duration,
+) -> Option<CloseReason>
+where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    let mut kill_armed = true;
+    loop {
+        tokio::select! {
+            biased;
+            reason = &mut *kill, if kill_armed => match reason {
+                Ok(reason) => return Some(reason),
+                // The room let go of the connection without a reason; the
+                // outbound channel closes next and says so.
+                Err(_) => kill_armed = false,
+            },
+            next = outbound.recv() => {
+                let mut next = next;
+                for _ in 0..WRITE_BATCH {
+                    match next {
+                        Some(Outbound::Frame(frame)) => {
+                            if sink.feed(Message::Binary(frame)).await.is_err() {
+                                return None;
+                            }
+                        }
+                        Some(Outbound::Close(reason)) => {
+                            let _ = sink.flush().await;
+                            return Some(reason);
+                        }
+                        None => {
+                            let _ = sink.flush().await;
+                            return Some(CloseReason::new(
+                                close::INTERNAL_ERROR,
+                                "the document closed; reconnect",
+                            ));
+                        }
+                    }
+                    match outbound.try_recv() {
+                        Ok(more) => next = Some(more),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => next = None,
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    return None;
+                }
+            }
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Reads frames, decodes them fully, and hands them to the room. Returns the
+/// reason to close with, or `None` when the client closed or went away.
+async fn read_frames<R>(
+    stream: &mut R,
+    room: &RoomLink,
+    config: &ConnectionConfig,
+) -> Option<CloseReason>
+where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    loop {
+        let message = match tokio::time::timeout(config.idle_timeout, stream.next()).await {
+            Err(_) => {
+                return Some(CloseReason::new(
+                    close::GOING_AWAY,
+                    "nothing received for too long",
+                ));
+            }
+            Ok(None) => return None,
+            Ok(Some(Err(error))) => return read_error(error, config),
+            Ok(Some(Ok(message))) => message,
+        };
+        match message {
+            Message::Binary(frame) => {
+                let inbound = match decode(&frame) {
+                    Ok(inbound) => inbound,
+                    Err(reason) => {
+                        tracing::info!(connection = %room.connection(), document = %room.document(), code = reason.code, reason = %reason.reason, "malformed frame");
+                        return Some(reason);
+                    }
+                };
+                if !inbound.is_empty() && room.send(inbound).await.is_err() {
+                    return Some(CloseReason::new(
+                        close::INTERNAL_ERROR,
+                        "the document closed; reconnect",
+                    ));
+                }
+            }
+            Message::Text(_) => {
+                return Some(CloseReason::new(
+                    close::UNSUPPORTED_DATA,
+                    "text frames are not part of the protocol; send binary frames",
+                ));
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            Message::Close(_) => return None,
+        }
+    }
+}
+
+fn read_error(error: axum::Error, config: &ConnectionConfig) -> Option<CloseReason> {
+    let inner = error.into_inner();
+    match inner.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => Some(CloseReason::new(
+            close::TOO_BIG,
+            format!("frame larger than {} bytes", config.max_frame_bytes),
+        )),
+        Some(tungstenite::Error::Protocol(error)) => Some(CloseReason::new(
+            close::PROTOCOL_ERROR,
+            format!("websocket protocol error: {error}"),
+        )),
+        _ => None,
+    }
+}
+
+/// Decodes a frame into what the room needs, refusing it whole if any part
+/// of it is malformed.
+pub fn decode(frame: &Bytes) -> Result<Vec<Inbound>, CloseReason> {
+    let messages = protocol::decode_frame(frame).map_err(|error| match error {
+        FrameError::AwarenessJson => CloseReason::new(close::INVALID_PAYLOAD, error.to_string()),
+        _ => CloseReason::new(close::PROTOCOL_ERROR, error.to_string()),
+    })?;
+    let invalid = |error: super::crdt::InvalidUpdate| {
+        CloseReason::new(close::INVALID_PAYLOAD, format!("invalid update: {error}"))
+    };
+    let mut inbound = Vec::with_capacity(messages.len());
+    for message in messages {
+        match message {
+            protocol::Message::SyncStep1(state_vector) => {
+                inbound.push(Inbound::SyncStep1(
+                    decode_state_vector(&state_vector).map_err(invalid)?,
+                ));
+            }
+            protocol::Message::SyncStep2(raw) | protocol::Message::Update(raw) => {
+                let update = decode_update(&raw).map_err(invalid)?;
+                inbound.push(Inbound::Update { raw, update });
+            }
+            protocol::Message::Awareness(entries) => inbound.push(Inbound::Awareness(entries)),
+            protocol::Message::QueryAwareness => inbound.push(Inbound::QueryAwareness),
+            protocol::Message::Auth => {}
+        }
+    }
+    Ok(inbound)
+}

@@ -1,0 +1,303 @@
+//! The yrs document behind a room: loading it from the store, applying
+//! updates, and answering sync requests. Plain functions and types, no I/O.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use bytes::Bytes;
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{Doc, Options, ReadTxn, StateVector, Transact, Update};
+
+use crate::store::StoredDocument;
+
+/// Why an update or state vector from a client was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidUpdate {
+    /// The bytes are not a yrs v1 update (or state vector).
+    #[error("cannot decode: {0}")]
+    Decode(String),
+    /// The update decoded but yrs refused to integrate it.
+    #[error("cannot apply: {0}")]
+    Apply(String),
+}
+
+/// Why a stored document could not be rebuilt.
+#[derive(Debug, thiserror::Error)]
+pub enum CorruptDocument {
+    /// A stored update (or the snapshot) does not decode or apply.
+    #[error("stored update {seq} is unreadable: {reason}")]
+    Unreadable {
+        /// The log sequence of the bad row (0 for the snapshot).
+        seq: i64,
+        /// What yrs said.
+        reason: String,
+    },
+}
+
+/// Decodes a client's update. Runs on the connection's task, so decoding is
+/// spread over the cores; yrs has panicked on crafted input before, so a
+/// panic is caught here, at the trust boundary, and becomes an error.
+pub fn decode_update(bytes: &[u8]) -> Result<Update, InvalidUpdate> {
+    match catch_unwind(|| Update::decode_v1(bytes)) {
+        Ok(Ok(update)) => Ok(update),
+        Ok(Err(error)) => Err(InvalidUpdate::Decode(error.to_string())),
+        Err(_) => Err(InvalidUpdate::Decode("decoder panicked".into())),
+    }
+}
+
+/// Decodes a client's state vector (sync step 1).
+pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, InvalidUpdate> {
+    match catch_unwind(|| StateVector::decode_v1(bytes)) {
+        Ok(Ok(state_vector)) => Ok(state_vector),
+        Ok(Err(error)) => Err(InvalidUpdate::Decode(error.to_string())),
+        Err(_) => Err(InvalidUpdate::Decode("decoder panicked".into())),
+    }
+}
+
+/// What applying an update did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The update added content, deletions or pending structs: store and relay it.
+    Changed,
+    /// Everything in it was already known: neither store nor relay it again.
+    Unchanged,
+}
+
+/// A document replica, with the encoded full state cached between changes
+/// (a reconnect storm asks for it a thousand times over).
+pub struct Replica {
+    doc: Doc,
+    full_state: Option<Bytes>,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica").finish_non_exhaustive()
+    }
+}
+
+fn new_doc() -> Doc {
+    // Garbage collection stays on: versions are kept as snapshots in the
+    // store, not by keeping every deleted item alive in memory.
+    Doc::with_options(Options {
+        skip_gc: false,
+        ..Options::default()
+    })
+}
+
+impl Replica {
+    /// An empty document.
+    pub fn empty() -> Self {
+        Self {
+            doc: new_doc(),
+            full_state: None,
+        }
+    }
+
+    /// Rebuilds a document from its snapshot and log, in one transaction.
+    pub fn load(stored: &StoredDocument) -> Result<Self, CorruptDocument> {
+        let replica = Self::empty();
+        {
+            let mut transaction = replica.doc.transact_mut();
+            let snapshot = stored.snapshot.iter().map(|data| (0, data));
+            let log = stored
+                .updates
+                .iter()
+                .map(|update| (update.seq.0, &update.data));
+            for (seq, data) in snapshot.chain(log) {
+                let unreadable = |reason: String| CorruptDocument::Unreadable { seq, reason };
+                let update = decode_update(data).map_err(|error| unreadable(error.to_string()))?;
+                match catch_unwind(AssertUnwindSafe(|| transaction.apply_update(update))) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => return Err(unreadable(error.to_string())),
+                    Err(_) => return Err(unreadable("apply panicked".into())),
+                }
+            }
+        }
+        Ok(replica)
+    }
+
+    /// Applies an update from a client.
+    ///
+    /// On `Err` the replica may hold part of the update: the caller must
+    /// rebuild it from the store before serving anyone from it.
+    pub fn apply(&mut self, update: Update) -> Result<Applied, InvalidUpdate> {
+        let mut transaction = self.doc.transact_mut();
+        let pending_before = pending_fingerprint(&transaction);
+        let outcome = catch_unwind(AssertUnwindSafe(|| transaction.apply_update(update)));
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(InvalidUpdate::Apply(error.to_string())),
+            Err(_) => return Err(InvalidUpdate::Apply("apply panicked".into())),
+        }
+        // Pending structs (missing dependencies) change neither the insert
+        // nor the delete set, but must be stored all the same, or they would
+        // be gone after a restart.
+        let changed = !transaction.insert_set().is_empty()
+            || !transaction.delete_set().is_empty()
+            || pending_fingerprint(&transaction) != pending_before;
+        drop(transaction);
+        if changed {
+            self.full_state = None;
+            Ok(Applied::Changed)
+        } else {
+            Ok(Applied::Unchanged)
+        }
+    }
+
+    /// The encoded state vector, for the server's own sync step 1.
+    pub fn state_vector(&self) -> Vec<u8> {
+        self.doc.transact().state_vector().encode_v1()
+    }
+
+    /// What a peer with `state_vector` is missing (the answer to its step 1).
+    pub fn diff(&mut self, state_vector: &StateVector) -> Bytes {
+        if state_vector.is_empty() {
+            return self.full_state();
+        }
+        Bytes::from(self.doc.transact().encode_state_as_update_v1(state_vector))
+    }
+
+    /// The whole document as one update, cached until the next change.
+    pub fn full_state(&mut self) -> Bytes {
+        self.full_state
+            .get_or_insert_with(|| {
+                Bytes::from(
+                    self.doc
+                        .transact()
+                        .encode_state_as_update_v1(&StateVector::default()),
+                )
+            })
+            .clone()
+    }
+
+    /// The yrs document, for reading its content.
+    pub fn doc(&self) -> &Doc {
+        &self.doc
+    }
+}
+
+fn pending_fingerprint<T: ReadTxn>(transaction: &T) -> Option<(Vec<u8>, Vec<u8>)> {
+    let store = transaction.store();
+    if store.pending_update().is_none() && store.pending_ds().is_none() {
+        return None;
+    }
+    Some((
+        store
+            .pending_update()
+            .map(|pending| pending.update.encode_v1())
+            .unwrap_or_default(),
+        store
+            .pending_ds()
+            .map(|ds| ds.encode_v1())
+            .unwrap_or_default(),
+    ))
+}
+
+/// Folds a stored document into one update (compaction). The result holds
+/// exactly what `stored` holds; deleted content is garbage-collected.
+pub fn fold(stored: &StoredDocument) -> Result<Vec<u8>, CorruptDocument> {
+    let mut replica = Replica::load(stored)?;
+    Ok(replica.full_state().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Seq;
+    use crate::store::StoredUpdate;
+    use yrs::{GetString, Text};
+
+    fn edit(client: u64, f: impl FnOnce(&Doc)) -> Vec<u8> {
+        let doc = Doc::with_client_id(client);
+        f(&doc);
+        doc.transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    }
+
+    fn text(replica: &Replica) -> String {
+        let text = replica.doc().get_or_insert_text("t");
+        text.get_string(&replica.doc().transact())
+    }
+
+    #[test]
+    fn a_repeated_update_changes_nothing() {
+        let update = edit(1, |doc| {
+            let text = doc.get_or_insert_text("t");
+            text.insert(&mut doc.transact_mut(), 0, "Recalling");
+        });
+        let mut replica = Replica::empty();
+        let first = replica.apply(decode_update(&update).expect("valid"));
+        let second = replica.apply(decode_update(&update).expect("valid"));
+        assert_eq!(first, Ok(Applied::Changed));
+        assert_eq!(second, Ok(Applied::Unchanged));
+        assert_eq!(text(&replica), "Recalling");
+    }
+
+    #[test]
+    fn a_pending_update_counts_as_a_change_and_survives_folding() {
+        let doc = Doc::with_client_id(7);
+        let text = doc.get_or_insert_text("t");
+        text.insert(&mut doc.transact_mut(), 0, "Urges ");
+        let sv = doc.transact().state_vector();
+        text.insert(&mut doc.transact_mut(), 6, "States");
+        let first = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let second = doc.transact().encode_state_as_update_v1(&sv);
+
+        let mut replica = Replica::empty();
+        // The second half arrives first: yrs keeps it pending.
+        assert_eq!(
+            replica.apply(decode_update(&second).expect("valid")),
+            Ok(Applied::Changed)
+        );
+        assert_eq!(text_of(&replica), "");
+        let stored = StoredDocument {
+            snapshot: None,
+            snapshot_seq: Seq(0),
+            updates: vec![StoredUpdate {
+                seq: Seq(1),
+                data: second.clone(),
+            }],
+        };
+        let folded = fold(&stored).expect("folds");
+        let mut reloaded = Replica::load(&StoredDocument {
+            snapshot: Some(folded),
+            snapshot_seq: Seq(1),
+            updates: vec![],
+        })
+        .expect("loads");
+        assert_eq!(
+            reloaded.apply(decode_update(&first).expect("valid")),
+            Ok(Applied::Changed)
+        );
+        assert_eq!(text_of(&reloaded), "Urges States");
+    }
+
+    fn text_of(replica: &Replica) -> String {
+        text(replica)
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert!(decode_update(&[0xff, 0xff, 0xff]).is_err());
+        assert!(decode_state_vector(&[0x05]).is_err());
+    }
+
+    #[test]
+    fn the_full_state_is_cached_until_the_next_change() {
+        let mut replica = Replica::empty();
+        let empty = replica.full_state();
+        assert_eq!(replica.full_state(), empty);
+        let update = edit(2, |doc| {
+            doc.get_or_insert_text("t")
+                .insert(&mut doc.transact_mut(), 0, "Decides");
+        });
+        replica
+            .apply(decode_update(&update).expect("valid"))
+            .expect("applies");
+        assert_ne!(replica.full_state(), empty);
+        assert_eq!(text(&replica), "Decides");
+    }
+}

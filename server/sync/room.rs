@@ -1,0 +1,1074 @@
+//! One task per open document (the room), and the registry that finds or
+//! starts it.
+//!
+//! # Invariants of a room
+//! - It alone owns the document's [`Replica`] and [`Awareness`]; connections
+//!   talk to it over a bounded channel of [`Command`]s.
+//! - It serves nobody before the stored document is loaded; if the load
+//!   fails, every waiting connection is refused and nothing is ever written.
+//! - **Durable before visible.** An applied update is staged; a frame derived
+//!   from the document (a relayed update, a sync answer, even the state
+//!   vector) is held until every update applied before it is committed.
+//!   While one commit runs, newly staged updates wait and go together in the
+//!   next one (group commit).
+//! - A failed commit closes every connection (they resync on reconnect and
+//!   resend what was not saved) and ends the room: nothing uncommitted is
+//!   ever relayed.
+//! - Every outgoing frame is encoded once; each recipient gets a clone of the
+//!   same `Bytes`. A recipient whose queue is full is closed with a reason,
+//!   never skipped.
+//! - The room unloads only when it has had no connection for the idle time
+//!   and has nothing staged, committing or compacting.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use yrs::{StateVector, Update};
+
+use super::awareness::{Awareness, AwarenessError, AwarenessLimits};
+use super::crdt::{self, Applied, Replica};
+use super::protocol::{self, AwarenessEntry};
+use crate::ids::{ConnectionId, DocumentId, Seq};
+use crate::store::{DynStore, NewUpdate, StoreError};
+
+/// A websocket close code and reason, as documented in docs/protocol.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    /// The close code.
+    pub code: u16,
+    /// Why, in words a developer can act on.
+    pub reason: Cow<'static, str>,
+}
+
+impl CloseReason {
+    /// Builds a close reason.
+    pub fn new(code: u16, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Close codes (RFC 6455 §7.4.1 and the 4000–4999 private range).
+pub mod close {
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A malformed frame or message.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame: the protocol is binary.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// An update, state vector or awareness state that cannot be read.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// A limit on awareness was exceeded.
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A frame, or the document, would exceed its size limit.
+    pub const TOO_BIG: u16 = 1009;
+    /// The server could not store the document (or load it).
+    pub const INTERNAL_ERROR: u16 = 1011;
+    /// The connection could not keep up with the document's traffic.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// Whether a connection may change the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Its updates are applied.
+    ReadWrite,
+    /// Its updates are refused with the protocol's permission-denied message.
+    ReadOnly,
+}
+
+/// Tunables of every room.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// Frames a connection may have waiting to be written.
+    pub outbound_queue: usize,
+    /// Largest document (snapshot plus log), in bytes.
+    pub max_document_bytes: u64,
+    /// Log length that triggers a compaction.
+    pub compact_after: u64,
+    /// How long a room with no connection stays loaded.
+    pub idle_unload: Duration,
+    /// Awareness bounds per connection.
+    pub awareness: AwarenessLimits,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        Self {
+            outbound_queue: 1024,
+            max_document_bytes: 64 * 1024 * 1024,
+            compact_after: 1000,
+            idle_unload: Duration::from_secs(30),
+            awareness: AwarenessLimits {
+                clients_per_connection: 8,
+                state_bytes: 16 * 1024,
+            },
+        }
+    }
+}
+
+/// What a room sends to a connection.
+#[derive(Debug)]
+pub enum Outbound {
+    /// One protocol message, in its own binary frame.
+    Frame(Bytes),
+    /// Close the socket after the frames before this one.
+    Close(CloseReason),
+}
+
+/// A message from a connection, decoded on the connection's task.
+#[derive(Debug)]
+pub enum Inbound {
+    /// The client's state vector: answer with what it is missing.
+    SyncStep1(StateVector),
+    /// An update (or a sync step 2, the client's offline edits).
+    Update {
+        /// The bytes as received, stored and relayed when the update changes something.
+        raw: Bytes,
+        /// The decoded update.
+        update: Update,
+    },
+    /// Presence states.
+    Awareness(Vec<AwarenessEntry>),
+    /// A request for every presence state.
+    QueryAwareness,
+}
+
+/// Why a connection could not join a room.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The stored document could not be loaded.
+    #[error("the document could not be loaded")]
+    LoadFailed,
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// The room kept unloading under us (should not persist beyond a retry).
+    #[error("the document is busy, try again")]
+    Busy,
+}
+
+enum Command {
+    Join {
+        connection: ConnectionId,
+        access: Access,
+        outbound: mpsc::Sender<Outbound>,
+        kill: oneshot::Sender<CloseReason>,
+        reply: oneshot::Sender<Result<(), JoinError>>,
+    },
+    Leave {
+        connection: ConnectionId,
+    },
+    Messages {
+        connection: ConnectionId,
+        messages: Vec<Inbound>,
+    },
+    SetAccess {
+        connection: Option<ConnectionId>,
+        access: Access,
+    },
+}
+
+/// The registry of open rooms. Cheap to clone.
+#[derive(Clone)]
+pub struct Rooms {
+    inner: Arc<RoomsInner>,
+}
+
+struct RoomsInner {
+    rooms: Mutex<HashMap<DocumentId, RoomHandle>>,
+    store: DynStore,
+    config: RoomConfig,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    generations: AtomicU64,
+    metrics: Arc<super::Metrics>,
+}
+
+#[derive(Clone)]
+struct RoomHandle {
+    commands: mpsc::Sender<Command>,
+    generation: u64,
+}
+
+impl std::fmt::Debug for Rooms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rooms").finish_non_exhaustive()
+    }
+}
+
+/// A connection's place in a room: the link to send it messages, and the
+/// frames it sends back.
+#[derive(Debug)]
+pub struct Membership {
+    /// Messages to the room; leaves the room when dropped.
+    pub room: RoomLink,
+    /// Frames to write, in order.
+    pub outbound: mpsc::Receiver<Outbound>,
+    /// Fires when the room must close the socket at once (queue full, bad input).
+    pub kill: oneshot::Receiver<CloseReason>,
+}
+
+/// A connection's sending side of its room. Dropping it leaves the room.
+#[derive(Debug)]
+pub struct RoomLink {
+    connection: ConnectionId,
+    document: DocumentId,
+    commands: mpsc::Sender<Command>,
+    left: bool,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Join { connection, .. } => write!(f, "Join({connection})"),
+            Command::Leave { connection } => write!(f, "Leave({connection})"),
+            Command::Messages { connection, .. } => write!(f, "Messages({connection})"),
+            Command::SetAccess { connection, .. } => write!(f, "SetAccess({connection:?})"),
+        }
+    }
+}
+
+/// The room is gone (it failed or unloaded); the connection must close.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the document's room has closed")]
+pub struct RoomGone;
+
+impl RoomLink {
+    /// The connection's id.
+    pub fn connection(&self) -> ConnectionId {
+        self.connection
+    }
+
+    /// The document joined.
+    pub fn document(&self) -> &DocumentId {
+        &self.document
+    }
+
+    /// Hands a frame's messages to the room, waiting if its queue is full
+    /// (which slows this one client down, not the room).
+    pub async fn send(&self, messages: Vec<Inbound>) -> Result<(), RoomGone> {
+        self.commands
+            .send(Command::Messages {
+                connection: self.connection,
+                messages,
+            })
+            .await
+            .map_err(|_| RoomGone)
+    }
+
+    /// Leaves the room.
+    pub async fn leave(mut self) {
+        self.left = true;
+        let _ = self
+            .commands
+            .send(Command::Leave {
+                connection: self.connection,
+            })
+            .await;
+    }
+}
+
+impl Drop for RoomLink {
+    fn drop(&mut self) {
+        if !self.left {
+            // Best effort; if the queue is full, the room notices the closed
+            // outbound channel at its next sweep.
+            let _ = self.commands.try_send(Command::Leave {
+                connection: self.connection,
+            });
+        }
+    }
+}
+
+/// How many times a join retries when it meets a room that is unloading.
+const JOIN_ATTEMPTS: usize = 8;
+
+/// Commands a room may have queued.
+const ROOM_QUEUE: usize = 256;
+
+/// How often a room expires awareness and checks whether it is idle.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
+
+impl Rooms {
+    /// An empty registry over `store`. Rooms stop when `shutdown` is cancelled,
+    /// after committing what they hold.
+    pub fn new(
+        store: DynStore,
+        config: RoomConfig,
+        shutdown: CancellationToken,
+        metrics: Arc<super::Metrics>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(RoomsInner {
+                rooms: Mutex::new(HashMap::new()),
+                store,
+                config,
+                tracker: TaskTracker::new(),
+                shutdown,
+                generations: AtomicU64::new(1),
+                metrics,
+            }),
+        }
+    }
+
+    /// Joins the room of `document`, loading it first if nobody has it open.
+    /// Returns once the document is loaded and the connection registered.
+    pub async fn join(
+        &self,
+        document: &DocumentId,
+        connection: ConnectionId,
+        access: Access,
+    ) -> Result<Membership, JoinError> {
+        for _ in 0..JOIN_ATTEMPTS {
+            if self.inner.shutdown.is_cancelled() {
+                return Err(JoinError::ShuttingDown);
+            }
+            let handle = self.handle(document)?;
+            let (outbound_tx, outbound_rx) = mpsc::channel(self.inner.config.outbound_queue);
+            let (kill_tx, kill_rx) = oneshot::channel();
+            let (reply_tx, reply_rx) = oneshot::channel();
+            let join = Command::Join {
+                connection,
+                access,
+                outbound: outbound_tx,
+                kill: kill_tx,
+                reply: reply_tx,
+            };
+            if handle.commands.send(join).await.is_err() {
+                continue;
+            }
+            match reply_rx.await {
+                Ok(Ok(())) => {
+                    return Ok(Membership {
+                        room: RoomLink {
+                            connection,
+                            document: document.clone(),
+                            commands: handle.commands,
+                            left: false,
+                        },
+                        outbound: outbound_rx,
+                        kill: kill_rx,
+                    });
+                }
+                Ok(Err(JoinError::Busy)) | Err(_) => continue,
+                Ok(Err(error)) => return Err(error),
+            }
+        }
+        Err(JoinError::Busy)
+    }
+
+    /// Changes the access of one connection, or of every connection, of an
+    /// open document. A closed document needs nothing: access is decided again
+    /// at each join.
+    pub async fn set_access(
+        &self,
+        document: &DocumentId,
+        connection: Option<ConnectionId>,
+        access: Access,
+    ) {
+        let handle = self.lock().get(document).cloned();
+        if let Some(handle) = handle {
+            let _ = handle
+                .commands
+                .send(Command::SetAccess { connection, access })
+                .await;
+        }
+    }
+
+    /// Number of loaded documents.
+    pub fn open_documents(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Waits until every room has committed what it held and closed its
+    /// connections. Call after cancelling the shutdown token.
+    pub async fn wait_closed(&self) {
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DocumentId, RoomHandle>> {
+        // A panic while holding this lock cannot leave the map half-changed
+        // (every critical section is a single insert, get or remove), so a
+        // poisoned lock is safe to keep using.
+        self.inner
+            .rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn handle(&self, document: &DocumentId) -> Result<RoomHandle, JoinError> {
+        let mut rooms = self.lock();
+        if let Some(handle) = rooms.get(document) {
+            return Ok(handle.clone());
+        }
+        if self.inner.tracker.is_closed() {
+            return Err(JoinError::ShuttingDown);
+        }
+        let (commands_tx, commands_rx) = mpsc::channel(ROOM_QUEUE);
+        let handle = RoomHandle {
+            commands: commands_tx,
+            generation: self.inner.generations.fetch_add(1, Ordering::Relaxed),
+        };
+        rooms.insert(document.clone(), handle.clone());
+        let room = Room::new(self.clone(), document.clone(), handle.generation);
+        self.inner.tracker.spawn(room.run(commands_rx));
+        Ok(handle)
+    }
+
+    /// Removes a room from the registry if it is still the registered one.
+    fn deregister(&self, document: &DocumentId, generation: u64) {
+        let mut rooms = self.lock();
+        if rooms
+            .get(document)
+            .is_some_and(|handle| handle.generation == generation)
+        {
+            rooms.remove(document);
+        }
+    }
+}
+
+struct Member {
+    access: Access,
+    outbound: mpsc::Sender<Outbound>,
+    kill: Option<oneshot::Sender<CloseReason>>,
+}
+
+/// Frames waiting for a commit.
+enum Delivery {
+    All(Bytes),
+    One(ConnectionId, Bytes),
+}
+
+#[derive(Default)]
+struct Batch {
+    updates: Vec<NewUpdate>,
+    bytes: u64,
+    held: Vec<Delivery>,
+}
+
+struct Inflight {
+    task: JoinHandle<Result<(), StoreError>>,
+    /// The updates being written (cheap clones of the staged buffers).
+    updates: Vec<NewUpdate>,
+    bytes: u64,
+    held: Vec<Delivery>,
+    started: Instant,
+}
+
+struct Compaction {
+    task: JoinHandle<Result<(Seq, u64), String>>,
+}
+
+struct Room {
+    rooms: Rooms,
+    document: DocumentId,
+    generation: u64,
+    replica: Replica,
+    awareness: Awareness,
+    members: HashMap<ConnectionId, Member>,
+    /// The last committed sequence.
+    last_seq: Seq,
+    /// The snapshot's size, and each committed update after it.
+    snapshot_bytes: u64,
+    log: VecDeque<(Seq, u64)>,
+    staged: Batch,
+    inflight: Option<Inflight>,
+    compaction: Option<Compaction>,
+    idle_since: Option<Instant>,
+    /// Set when a failed apply may have left part of an update in the replica.
+    needs_rebuild: bool,
+    stopping: bool,
+}
+
+/// What the loop should do after handling an event.
+enum Flow {
+    Continue,
+    Exit,
+}
+
+impl Room {
+    fn new(rooms: Rooms, document: DocumentId, generation: u64) -> Self {
+        Self {
+            rooms,
+            document,
+            generation,
+            replica: Replica::empty(),
+            awareness: Awareness::default(),
+            members: HashMap::new(),
+            last_seq: Seq(0),
+            snapshot_bytes: 0,
+            log: VecDeque::new(),
+            staged: Batch::default(),
+            inflight: None,
+            compaction: None,
+            idle_since: Some(Instant::now()),
+            needs_rebuild: false,
+            stopping: false,
+        }
+    }
+
+    fn config(&self) -> &RoomConfig {
+        &self.rooms.inner.config
+    }
+
+    #[tracing::instrument(name = "room", skip_all, fields(document = %self.document))]
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        if let Err(error) = self.load().await {
+            tracing::error!(%error, "loading the document failed; refusing its connections");
+            self.rooms
+                .inner
+                .metrics
+                .load_failures
+                .fetch_add(1, Ordering::Relaxed);
+            self.rooms.deregister(&self.document, self.generation);
+            commands.close();
+            while let Some(command) = commands.recv().await {
+                if let Command::Join { reply, .. } = command {
+                    let _ = reply.send(Err(JoinError::LoadFailed));
+                }
+            }
+            return;
+        }
+        let shutdown = self.rooms.inner.shutdown.clone();
+        let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let flow = tokio::select! {
+                result = wait_inflight(&mut self.inflight) => self.on_committed(result),
+                result = wait_compaction(&mut self.compaction) => {
+                    self.on_compacted(result);
+                    Flow::Continue
+                }
+                command = commands.recv() => match command {
+                    Some(command) => {
+                        self.handle(command);
+                        Flow::Continue
+                    }
+                    None => Flow::Exit,
+                },
+                _ = sweep.tick() => self.sweep(),
+                () = shutdown.cancelled(), if !self.stopping => {
+                    self.stopping = true;
+                    Flow::Continue
+                }
+            };
+            if let Flow::Exit = flow {
+                break;
+            }
+            if self.needs_rebuild {
+                self.rebuild().await;
+            }
+            self.start_commit();
+            if self.stopping && self.inflight.is_none() && self.staged.updates.is_empty() {
+                self.close_all(CloseReason::new(
+                    close::GOING_AWAY,
+                    "the server is shutting down",
+                ));
+                break;
+            }
+        }
+        // Deregister first: a join from now on starts a fresh room, which
+        // loads what this one committed.
+        self.rooms.deregister(&self.document, self.generation);
+        commands.close();
+        while let Some(command) = commands.recv().await {
+            if let Command::Join { reply, .. } = command {
+                let _ = reply.send(Err(self.refusal()));
+            }
+        }
+        if let Some(compaction) = self.compaction.take() {
+            let _ = compaction.task.await;
+        }
+        tracing::debug!("room closed");
+    }
+
+    async fn load(&mut self) -> Result<(), String> {
+        let started = Instant::now();
+        let stored = self
+            .rooms
+            .inner
+            .store
+            .load_document(&self.document)
+            .await
+            .map_err(|error| error.to_string())?;
+        self.last_seq = stored.last_seq();
+        self.snapshot_bytes = stored.snapshot.as_ref().map_or(0, Vec::len) as u64;
+        self.log = stored
+            .updates
+            .iter()
+            .map(|update| (update.seq, update.data.len() as u64))
+            .collect();
+        // Rebuilding a long log is CPU work: keep it off the async threads.
+        let replica = tokio::task::spawn_blocking(move || Replica::load(&stored))
+            .await
+            .map_err(|error| error.to_string())?
+            .map_err(|error| error.to_string())?;
+        self.replica = replica;
+        tracing::debug!(seq = %self.last_seq, elapsed = ?started.elapsed(), "document loaded");
+        Ok(())
+    }
+
+    /// Why a join is refused once the room is on its way out.
+    fn refusal(&self) -> JoinError {
+        if self.rooms.inner.shutdown.is_cancelled() {
+            JoinError::ShuttingDown
+        } else {
+            JoinError::Busy
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Join {
+                connection,
+                access,
+                outbound,
+                kill,
+                reply,
+            } => {
+                if self.stopping {
+                    let _ = reply.send(Err(self.refusal()));
+                    return;
+                }
+                if reply.send(Ok(())).is_err() {
+                    return;
+                }
+                self.members.insert(
+                    connection,
+                    Member {
+                        access,
+                        outbound,
+                        kill: Some(kill),
+                    },
+                );
+                self.idle_since = None;
+                let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
+                self.deliver(Delivery::One(connection, step1));
+                let states = self.awareness.states();
+                if !states.is_empty() {
+                    self.send_now(connection, protocol::encode_awareness(&states));
+                }
+            }
+            Command::Leave { connection } => self.remove_member(connection),
+            Command::Messages {
+                connection,
+                messages,
+            } => {
+                for message in messages {
+                    if !self.members.contains_key(&connection) {
+                        break;
+                    }
+                    self.handle_message(connection, message);
+                }
+            }
+            Command::SetAccess { connection, access } => {
+                for (id, member) in &mut self.members {
+                    if connection.is_none_or(|only| only == *id) {
+                        member.access = access;
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_message(&mut self, connection: ConnectionId, message: Inbound) {
+        match message {
+            Inbound::SyncStep1(state_vector) => {
+                let diff = self.replica.diff(&state_vector);
+                self.deliver(Delivery::One(
+                    connection,
+                    protocol::encode_sync_step2(&diff),
+                ));
+            }
+            Inbound::Update { raw, update } => self.apply_update(connection, raw, update),
+            Inbound::Awareness(entries) => {
+                let now = Instant::now();
+                let limits = self.config().awareness;
+                match self.awareness.apply(connection, entries, now, limits) {
+                    Ok(relayed) if relayed.is_empty() => {}
+                    Ok(relayed) => self.broadcast_now(protocol::encode_awareness(&relayed)),
+                    Err(error @ AwarenessError::TooManyClients)
+                    | Err(error @ AwarenessError::StateTooLarge) => {
+                        self.close_member(
+                            connection,
+                            CloseReason::new(close::POLICY_VIOLATION, error.to_string()),
+                        );
+                    }
+                }
+            }
+            Inbound::QueryAwareness => {
+                let states = self.awareness.states();
+                self.send_now(connection, protocol::encode_awareness(&states));
+            }
+        }
+    }
+
+    fn apply_update(&mut self, connection: ConnectionId, raw: Bytes, update: Update) {
+        let Some(member) = self.members.get(&connection) else {
+            return;
+        };
+        if member.access == Access::ReadOnly {
+            self.rooms
+                .inner
+                .metrics
+                .refused_writes
+                .fetch_add(1, Ordering::Relaxed);
+            self.send_now(
+                connection,
+                protocol::encode_permission_denied("this document is read-only for you"),
+            );
+            return;
+        }
+        let pending_bytes = self.staged.bytes + self.inflight.as_ref().map_or(0, |i| i.bytes);
+        if self.stored_bytes() + pending_bytes + raw.len() as u64 > self.config().max_document_bytes
+        {
+            self.close_member(
+                connection,
+                CloseReason::new(close::TOO_BIG, "the document has reached its size limit"),
+            );
+            return;
+        }
+        match self.replica.apply(update) {
+            Ok(Applied::Unchanged) => {}
+            Ok(Applied::Changed) => {
+                self.staged.bytes += raw.len() as u64;
+                self.staged
+                    .held
+                    .push(Delivery::All(protocol::encode_update(&raw)));
+                self.staged.updates.push(NewUpdate {
+                    data: raw,
+                    author: None,
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%connection, %error, "update refused");
+                self.close_member(
+                    connection,
+                    CloseReason::new(close::INVALID_PAYLOAD, format!("invalid update: {error}")),
+                );
+                // yrs may have integrated part of it: rebuild from what is
+                // stored plus what is waiting to be, which never included it.
+                self.needs_rebuild = true;
+            }
+        }
+    }
+
+    /// Rebuilds the replica from the store's view of it (the committed log
+    /// plus the updates staged or committing), after a failed apply left it
+    /// holding part of an update that was never stored.
+    async fn rebuild(&mut self) {
+        self.needs_rebuild = false;
+        let waiting: Vec<Bytes> = self
+            .inflight
+            .iter()
+            .flat_map(|inflight| inflight.updates.iter())
+            .chain(self.staged.updates.iter())
+            .map(|update| update.data.clone())
+            .collect();
+        let rebuilt = async {
+            let stored = self
+                .rooms
+                .inner
+                .store
+                .load_document(&self.document)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut replica = Replica::load(&stored).map_err(|e| e.to_string())?;
+            for data in waiting {
+                let update = crdt::decode_update(&data).map_err(|e| e.to_string())?;
+                replica.apply(update).map_err(|e| e.to_string())?;
+            }
+            Ok::<_, String>(replica)
+        }
+        .await;
+        match rebuilt {
+            Ok(replica) => self.replica = replica,
+            Err(error) => {
+                tracing::error!(%error, "rebuilding the document failed; closing it");
+                self.fail(CloseReason::new(
+                    close::INTERNAL_ERROR,
+                    "the document could not be reloaded; reconnect",
+                ));
+            }
+        }
+    }
+
+    fn stored_bytes(&self) -> u64 {
+        self.snapshot_bytes + self.log.iter().map(|(_, bytes)| bytes).sum::<u64>()
+    }
+
+    /// Sends a frame derived from the document: at once if everything applied
+    /// is committed, else after the commit that covers it.
+    fn deliver(&mut self, delivery: Delivery) {
+        if !self.staged.updates.is_empty() {
+            self.staged.held.push(delivery);
+        } else if let Some(inflight) = &mut self.inflight {
+            inflight.held.push(delivery);
+        } else {
+            self.release(vec![delivery]);
+        }
+    }
+
+    fn release(&mut self, deliveries: Vec<Delivery>) {
+        for delivery in deliveries {
+            match delivery {
+                Delivery::All(frame) => self.broadcast_now(frame),
+                Delivery::One(connection, frame) => self.send_now(connection, frame),
+            }
+        }
+    }
+
+    fn broadcast_now(&mut self, frame: Bytes) {
+        let mut failed = Vec::new();
+        for (&connection, member) in &self.members {
+            if let Err(error) = member.outbound.try_send(Outbound::Frame(frame.clone())) {
+                failed.push((
+                    connection,
+                    matches!(error, mpsc::error::TrySendError::Full(_)),
+                ));
+            }
+        }
+        self.drop_failed(failed);
+    }
+
+    fn send_now(&mut self, connection: ConnectionId, frame: Bytes) {
+        let Some(member) = self.members.get(&connection) else {
+            return;
+        };
+        if let Err(error) = member.outbound.try_send(Outbound::Frame(frame)) {
+            let full = matches!(error, mpsc::error::TrySendError::Full(_));
+            self.drop_failed(vec![(connection, full)]);
+        }
+    }
+
+    fn drop_failed(&mut self, failed: Vec<(ConnectionId, bool)>) {
+        for (connection, full) in failed {
+            if full {
+                tracing::info!(%connection, "outbound queue full; closing the connection");
+                self.rooms
+                    .inner
+                    .metrics
+                    .slow_consumers_closed
+                    .fetch_add(1, Ordering::Relaxed);
+                self.close_member(
+                    connection,
+                    CloseReason::new(
+                        close::TRY_AGAIN_LATER,
+                        "too slow to keep up with the document; reconnect to resync",
+                    ),
+                );
+            } else {
+                self.remove_member(connection);
+            }
+        }
+    }
+
+    /// Closes one connection at once, whatever its queue holds.
+    fn close_member(&mut self, connection: ConnectionId, reason: CloseReason) {
+        if let Some(member) = self.members.get_mut(&connection)
+            && let Some(kill) = member.kill.take()
+        {
+            let _ = kill.send(reason);
+        }
+        self.remove_member(connection);
+    }
+
+    fn remove_member(&mut self, connection: ConnectionId) {
+        if self.members.remove(&connection).is_none() {
+            return;
+        }
+        let removed = self.awareness.remove_connection(connection);
+        if !removed.is_empty() {
+            self.broadcast_now(protocol::encode_awareness(&removed));
+        }
+        if self.members.is_empty() {
+            self.idle_since = Some(Instant::now());
+        }
+    }
+
+    fn close_all(&mut self, reason: CloseReason) {
+        for (_, member) in self.members.drain() {
+            // Behind the frames already queued; if the queue is full, at once.
+            if let Err(mpsc::error::TrySendError::Full(_)) =
+                member.outbound.try_send(Outbound::Close(reason.clone()))
+                && let Some(kill) = member.kill
+            {
+                let _ = kill.send(reason.clone());
+            }
+        }
+    }
+
+    /// Ends the room after a storage failure: nothing it holds uncommitted
+    /// may reach anyone.
+    fn fail(&mut self, reason: CloseReason) {
+        self.staged = Batch::default();
+        if let Some(inflight) = self.inflight.take() {
+            inflight.task.abort();
+        }
+        for (_, member) in self.members.drain() {
+            if let Some(kill) = member.kill {
+                let _ = kill.send(reason.clone());
+            }
+        }
+        self.stopping = true;
+    }
+
+    fn start_commit(&mut self) {
+        if self.inflight.is_some() || self.staged.updates.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.staged);
+        let store = self.rooms.inner.store.clone();
+        let document = self.document.clone();
+        let first = self.last_seq.next();
+        let updates = batch.updates.clone();
+        let task =
+            tokio::spawn(async move { store.append_updates(&document, first, &updates).await });
+        self.inflight = Some(Inflight {
+            task,
+            updates: batch.updates,
+            bytes: batch.bytes,
+            held: batch.held,
+            started: Instant::now(),
+        });
+    }
+
+    fn on_committed(&mut self, result: Result<(), String>) -> Flow {
+        let Some(inflight) = self.inflight.take() else {
+            return Flow::Continue;
+        };
+        let metrics = &self.rooms.inner.metrics;
+        match result {
+            Ok(()) => {
+                metrics.observe_commit(inflight.started.elapsed(), inflight.updates.len() as u64);
+                for update in &inflight.updates {
+                    self.last_seq = self.last_seq.next();
+                    self.log
+                        .push_back((self.last_seq, update.data.len() as u64));
+                }
+                self.release(inflight.held);
+                self.maybe_compact();
+                Flow::Continue
+            }
+            Err(error) => {
+                metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "commit failed; closing the document's connections");
+                self.fail(CloseReason::new(
+                    close::INTERNAL_ERROR,
+                    "the server could not save the document; reconnect to resend your changes",
+                ));
+                Flow::Exit
+            }
+        }
+    }
+
+    fn maybe_compact(&mut self) {
+        if self.compaction.is_some() || (self.log.len() as u64) < self.config().compact_after {
+            return;
+        }
+        let store = self.rooms.inner.store.clone();
+        let document = self.document.clone();
+        let through = self.last_seq;
+        // Compaction reads back what is stored rather than encoding the live
+        // replica, which may already hold staged updates that are not.
+        let task = tokio::spawn(async move {
+            let mut stored = store
+                .load_document(&document)
+                .await
+                .map_err(|e| e.to_string())?;
+            stored.updates.retain(|update| update.seq <= through);
+            if stored.last_seq() < through {
+                return Err(format!("the log ends before {through}"));
+            }
+            let snapshot = tokio::task::spawn_blocking(move || crdt::fold(&stored))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            store
+                .write_snapshot(&document, &snapshot, through)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((through, snapshot.len() as u64))
+        });
+        self.compaction = Some(Compaction { task });
+    }
+
+    fn on_compacted(&mut self, result: Result<(Seq, u64), String>) {
+        self.compaction = None;
+        match result {
+            Ok((through, snapshot_bytes)) => {
+                self.snapshot_bytes = snapshot_bytes;
+                while self.log.front().is_some_and(|(seq, _)| *seq <= through) {
+                    self.log.pop_front();
+                }
+                tracing::debug!(%through, snapshot_bytes, "compacted");
+            }
+            // The log is intact; the next commit tries again.
+            Err(error) => tracing::warn!(%error, "compaction failed"),
+        }
+    }
+
+    fn sweep(&mut self) -> Flow {
+        let now = Instant::now();
+        let expired = self.awareness.expire(now);
+        if !expired.is_empty() {
+            self.broadcast_now(protocol::encode_awareness(&expired));
+        }
+        let closed: Vec<ConnectionId> = self
+            .members
+            .iter()
+            .filter(|(_, member)| member.outbound.is_closed())
+            .map(|(&connection, _)| connection)
+            .collect();
+        for connection in closed {
+            self.remove_member(connection);
+        }
+        let idle = self
+            .idle_since
+            .is_some_and(|since| now.duration_since(since) >= self.config().idle_unload);
+        if idle
+            && self.members.is_empty()
+            && self.staged.updates.is_empty()
+            && self.inflight.is_none()
+            && self.compaction.is_none()
+        {
+            Flow::Exit
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+async fn wait_inflight(inflight: &mut Option<Inflight>) -> Result<(), String> {
+    match inflight {
+        Some(inflight) => match (&mut inflight.task).await {
+            Ok(result) => result.map_err(|error| error.to_string()),
+            Err(error) => Err(format!("commit task failed: {error}")),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait_compaction(compaction: &mut Option<Compaction>) -> Result<(Seq, u64), String> {
+    match compaction {
+        Some(compaction) => match (&mut compaction.task).await {
+            Ok(result) => result,
+            Err(error) => Err(format!("compaction task failed: {error}")),
+        },
+        None => std::future::pending().await,
+    }
+}
