@@ -242,7 +242,7 @@ pub fn decode(frame: &Bytes) -> Result<Vec<Inbound>, CloseReason> {
             }
             protocol::Message::Awareness(entries) => inbound.push(Inbound::Awareness(entries)),
             protocol::Message::QueryAwareness => inbound.push(Inbound::QueryAwareness),
-            protocol::Message::Auth => {}
+            protocol::Message::Auth { .. } => {}
         }
     }
     Ok(inbound)

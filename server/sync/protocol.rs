@@ -49,9 +49,14 @@ pub enum Message {
     Update(Bytes),
     /// `[1, awarenessUpdate]`: presence states.
     Awareness(Vec<AwarenessEntry>),
-    /// `[2, …]`: an auth message. Clients have nothing to say in it; it is read
-    /// and ignored.
-    Auth,
+    /// `[2, kind, reason]`: an auth message (kind 0: permission denied).
+    /// Servers send it; from a client it is read and ignored.
+    Auth {
+        /// 0 for permission denied.
+        kind: u64,
+        /// Why, in words.
+        reason: String,
+    },
     /// `[3]`: "send me every awareness state".
     QueryAwareness,
 }
@@ -169,10 +174,9 @@ fn decode_message(reader: &mut Reader<'_>) -> Result<Message, FrameError> {
             Ok(Message::Awareness(decode_awareness(&payload)?))
         }
         MESSAGE_AUTH => {
-            // `[2, type, reason]`: read the fields so a truncated one is caught.
-            reader.read_var_uint()?;
-            reader.read_bytes()?;
-            Ok(Message::Auth)
+            let kind = reader.read_var_uint()?;
+            let reason = String::from_utf8_lossy(&reader.read_bytes()?).into_owned();
+            Ok(Message::Auth { kind, reason })
         }
         MESSAGE_QUERY_AWARENESS => Ok(Message::QueryAwareness),
         other => Err(FrameError::UnknownMessageType(other)),

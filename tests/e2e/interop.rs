@@ -1,0 +1,87 @@
+//! Real clients of both languages co-edit one document.
+
+use crate::support::{JsClient, Server, TestDb, YrsClient};
+use crate::test_both_dbs;
+
+async fn npm_and_yrs_clients_co_edit_and_survive_a_restart(db: TestDb) {
+    let mut server = Server::start(&db, &[]).await;
+    let mut ana = JsClient::spawn().await;
+    let mut bea = JsClient::spawn().await;
+    ana.connect(&server, "resolution-1").await;
+    bea.connect(&server, "resolution-1").await;
+    let carla = YrsClient::connect(&server, "resolution-1").await;
+
+    // A Y.Text typed into from all three.
+    ana.eval("doc.getText('title').insert(0, 'Combating trafficking in persons')")
+        .await;
+    bea.until("doc.getText('title').toString() === 'Combating trafficking in persons'")
+        .await;
+    carla
+        .wait_for("the title", |c| c.text("title") == "Combating trafficking in persons")
+        .await;
+    carla.insert("title", 0, "On ");
+    bea.eval("doc.getText('title').insert(doc.getText('title').length, ' and forced labour')")
+        .await;
+    let expected = "On Combating trafficking in persons and forced labour";
+    ana.until(&format!("doc.getText('title').toString() === {expected:?}"))
+        .await;
+    bea.until(&format!("doc.getText('title').toString() === {expected:?}"))
+        .await;
+    carla
+        .wait_for("all three edits", |c| c.text("title") == expected)
+        .await;
+
+    // A Y.XmlFragment of paragraphs, as the editor writes the body.
+    ana.eval("helpers.insertParagraph('body', 0, 'preamble', 'Recalling the Palermo Protocol,')")
+        .await;
+    bea.until("doc.getXmlFragment('body').length === 1").await;
+    bea.eval("helpers.insertParagraph('body', 1, 'operative', 'Urges member parliaments to criminalise trafficking;')")
+        .await;
+    let body = r#"["preamble: Recalling the Palermo Protocol,","operative: Urges member parliaments to criminalise trafficking;"]"#;
+    ana.until(&format!("JSON.stringify(helpers.xmlLines('body')) === {body:?}"))
+        .await;
+    bea.until(&format!("JSON.stringify(helpers.xmlLines('body')) === {body:?}"))
+        .await;
+
+    // Each sees the others' presence.
+    ana.eval("awareness.setLocalStateField('user', {name: 'Ana'})").await;
+    bea.eval("awareness.setLocalStateField('user', {name: 'Bea'})").await;
+    carla.set_awareness(1, Some(r#"{"user":{"name":"Carla"}}"#));
+    ana.until("helpers.others().map(s => s.user && s.user.name).sort().join() === 'Bea,Carla'")
+        .await;
+    bea.until("helpers.others().map(s => s.user && s.user.name).sort().join() === 'Ana,Carla'")
+        .await;
+    carla
+        .wait_for("Ana's and Bea's presence", |c| {
+            let names: Vec<String> = c.awareness().values().flatten().cloned().collect();
+            names.iter().any(|s| s.contains("Ana")) && names.iter().any(|s| s.contains("Bea"))
+        })
+        .await;
+
+    // When Bea leaves, the others stop seeing her.
+    bea.exit().await;
+    ana.until("helpers.others().every(s => !s.user || s.user.name !== 'Bea')")
+        .await;
+
+    // After a restart, a fresh client receives everything.
+    let status = server.terminate().await;
+    assert!(status.success(), "SIGTERM exits 0, got {status}");
+    ana.exit().await;
+    server.restart().await;
+    let mut dora = JsClient::spawn().await;
+    dora.connect(&server, "resolution-1").await;
+    assert_eq!(dora.text("title").await, expected);
+    assert_eq!(
+        dora.eval("JSON.stringify(helpers.xmlLines('body'))").await,
+        serde_json::Value::String(body.into())
+    );
+    let eve = YrsClient::connect(&server, "resolution-1").await;
+    assert_eq!(eve.text("title"), expected);
+    dora.exit().await;
+}
+
+test_both_dbs!(
+    npm_and_yrs_clients_co_edit_and_survive_a_restart,
+    npm_and_yrs_clients_co_edit_and_survive_a_restart_sqlite,
+    npm_and_yrs_clients_co_edit_and_survive_a_restart_postgres
+);

@@ -1,0 +1,6 @@
+//! End-to-end tests: the built binary (or the library's server) over real
+//! sockets, with the npm `yjs`/`y-websocket` client and a Rust yrs client.
+
+mod support;
+
+mod interop;
