@@ -22,6 +22,8 @@ struct Switches {
     fail_appends: AtomicBool,
     fail_loads: AtomicBool,
     appends: AtomicUsize,
+    /// Append transactions begun (counted before the stall).
+    attempts: watch::Sender<usize>,
     /// While `true`, appends wait before reaching the database.
     stall: watch::Sender<bool>,
 }
@@ -35,6 +37,7 @@ impl FaultyStore {
                 fail_appends: AtomicBool::new(false),
                 fail_loads: AtomicBool::new(false),
                 appends: AtomicUsize::new(0),
+                attempts: watch::Sender::new(0),
                 stall: watch::Sender::new(false),
             }),
         }
@@ -53,6 +56,12 @@ impl FaultyStore {
     /// Holds every append until `stall(false)`.
     pub fn stall(&self, stall: bool) {
         self.switches.stall.send_replace(stall);
+    }
+
+    /// Waits until at least `count` appends have begun (stalled or not).
+    pub async fn wait_attempts(&self, count: usize) {
+        let mut attempts = self.switches.attempts.subscribe();
+        let _ = attempts.wait_for(|&attempts| attempts >= count).await;
     }
 
     /// How many append transactions reached the database.
@@ -76,6 +85,7 @@ impl Store for FaultyStore {
         first: Seq,
         updates: &[NewUpdate],
     ) -> Result<(), StoreError> {
+        self.switches.attempts.send_modify(|attempts| *attempts += 1);
         let mut stall = self.switches.stall.subscribe();
         // The sender lives as long as `self`, so this wait cannot fail.
         let _ = stall.wait_for(|stalled| !stalled).await;

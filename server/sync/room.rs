@@ -954,6 +954,7 @@ impl Room {
         let metrics = &self.rooms.inner.metrics;
         match result {
             Ok(()) => {
+                tracing::trace!(count = inflight.updates.len(), held = inflight.held.len(), "committed");
                 metrics.observe_commit(inflight.started.elapsed(), inflight.updates.len() as u64);
                 for update in &inflight.updates {
                     self.last_seq = self.last_seq.next();

@@ -4,3 +4,6 @@
 mod support;
 
 mod interop;
+mod storage;
+mod durability;
+mod malformed;

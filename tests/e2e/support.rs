@@ -166,6 +166,66 @@ macro_rules! test_both_dbs {
     };
 }
 
+/// Something serving `/sync`.
+pub trait Endpoint {
+    /// The y-websocket server URL (the provider appends `/{room}`).
+    fn ws_url(&self) -> String;
+}
+
+impl Endpoint for Server {
+    fn ws_url(&self) -> String {
+        Server::ws_url(self)
+    }
+}
+
+/// The library's server in this process, on a free port, over any store
+/// (a [`plenary::store::faults::FaultyStore`] included).
+pub struct InProcess {
+    pub addr: SocketAddr,
+    pub state: plenary::app::AppState,
+    shutdown: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl InProcess {
+    pub async fn start(store: plenary::store::DynStore, config: plenary::config::Config) -> InProcess {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let addr = listener.local_addr().expect("bound");
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let state = plenary::app::AppState::new(config, store, shutdown.clone());
+        let task = tokio::spawn(plenary::app::serve(listener, state.clone()));
+        InProcess {
+            addr,
+            state,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Default configuration (tests adjust it before starting).
+    pub fn config() -> plenary::config::Config {
+        plenary::config::Config::new(([127, 0, 0, 1], 0).into(), "unused://")
+    }
+
+    /// Shuts down as SIGTERM would, and waits.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(PATIENCE, self.task)
+            .await
+            .expect("the server stops in time")
+            .expect("server task")
+            .expect("serve");
+    }
+}
+
+impl Endpoint for InProcess {
+    fn ws_url(&self) -> String {
+        format!("ws://{}/sync", self.addr)
+    }
+}
+
 /// The built `plenary` binary, running on a free port.
 pub struct Server {
     child: Child,
@@ -381,14 +441,14 @@ pub struct YrsClient {
 
 impl YrsClient {
     /// Connects to `room` with a fresh document and waits for the first sync.
-    pub async fn connect(server: &Server, room: &str) -> YrsClient {
+    pub async fn connect(server: &impl Endpoint, room: &str) -> YrsClient {
         let client = Self::connect_doc(server, room, Doc::new()).await;
         client.wait_synced().await;
         client
     }
 
     /// Connects with an existing document (a reconnect keeps its edits).
-    pub async fn connect_doc(server: &Server, room: &str, doc: Doc) -> YrsClient {
+    pub async fn connect_doc(server: &impl Endpoint, room: &str, doc: Doc) -> YrsClient {
         Self::connect_url(&format!("{}/{room}", server.ws_url()), doc).await
     }
 
@@ -633,7 +693,7 @@ pub fn texts_of(doc: &Doc, texts: &[&str]) -> Vec<String> {
 
 /// A raw websocket, for sending what no real client would.
 pub async fn raw_socket(
-    server: &Server,
+    server: &impl Endpoint,
     room: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let url = format!("{}/{room}", server.ws_url());

@@ -1,0 +1,221 @@
+//! Durable before visible, group commit, failures of the store, shutdown,
+//! slow consumers and unloading: the library's server in this process over a
+//! store that fails or stalls on request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use plenary::ids::DocumentId;
+use plenary::store::faults::FaultyStore;
+use plenary::sync::room::close;
+
+use crate::support::{InProcess, TestDb, YrsClient};
+use crate::test_both_dbs;
+
+async fn start(db: &TestDb) -> (InProcess, FaultyStore) {
+    start_with(db, InProcess::config()).await
+}
+
+async fn start_with(db: &TestDb, config: plenary::config::Config) -> (InProcess, FaultyStore) {
+    let faulty = FaultyStore::new(db.store().await);
+    let server = InProcess::start(Arc::new(faulty.clone()), config).await;
+    (server, faulty)
+}
+
+async fn nothing_is_seen_before_it_is_committed_and_commits_are_grouped(db: TestDb) {
+    let (server, store) = start(&db).await;
+    let writer = YrsClient::connect(&server, "doc").await;
+    let reader = YrsClient::connect(&server, "doc").await;
+
+    store.stall(true);
+    writer.append("t", "one ");
+    store.wait_attempts(1).await;
+    writer.append("t", "two ");
+    writer.append("t", "three");
+    // Awareness is not held back: once the reader hears this, the room has
+    // handled (and staged) both updates sent before it.
+    writer.set_awareness(1, Some(r#"{"user":{"name":"Writer"}}"#));
+    reader
+        .wait_for("the writer's presence", |c| {
+            c.awareness().values().flatten().any(|s| s.contains("Writer"))
+        })
+        .await;
+    assert_eq!(reader.mirror_text("t"), "", "nothing uncommitted reaches another client");
+    assert_eq!(writer.mirror_text("t"), "", "not even the echo to its sender");
+    assert_eq!(store.appends(), 0);
+
+    store.stall(false);
+    reader
+        .wait_for("the three updates", |c| c.mirror_text("t") == "one two three")
+        .await;
+    writer
+        .wait_for("the echo of its updates", |c| c.mirror_text("t") == "one two three")
+        .await;
+    assert_eq!(
+        store.appends(),
+        2,
+        "the first update alone, then the two that arrived while it committed"
+    );
+    server.stop().await;
+    let stored = db.store().await.load_document(&DocumentId::parse("doc").expect("id")).await.expect("load");
+    assert_eq!(stored.updates.len(), 3);
+}
+test_both_dbs!(
+    nothing_is_seen_before_it_is_committed_and_commits_are_grouped,
+    nothing_is_seen_before_it_is_committed_and_commits_are_grouped_sqlite,
+    nothing_is_seen_before_it_is_committed_and_commits_are_grouped_postgres
+);
+
+async fn a_failed_commit_closes_the_document_and_relays_nothing(db: TestDb) {
+    let (server, store) = start(&db).await;
+    let writer = YrsClient::connect(&server, "doc").await;
+    writer.append("t", "saved ");
+    let reader = YrsClient::connect(&server, "doc").await;
+    reader.wait_for("the saved text", |c| c.mirror_text("t") == "saved ").await;
+
+    store.fail_appends(true);
+    writer.append("t", "lost?");
+    let (code, reason) = reader.wait_closed().await;
+    assert_eq!(code, close::INTERNAL_ERROR, "{reason}");
+    assert_eq!(writer.wait_closed().await.0, close::INTERNAL_ERROR);
+    assert_eq!(reader.mirror_text("t"), "saved ", "the failed update was never relayed");
+
+    // The writer still has its edit; reconnecting sends it again.
+    store.fail_appends(false);
+    let writer = YrsClient::connect_doc(&server, "doc", writer.doc.clone()).await;
+    writer.wait_synced().await;
+    let fresh = YrsClient::connect(&server, "doc").await;
+    fresh
+        .wait_for("the resent edit", |c| c.text("t") == "saved lost?")
+        .await;
+    server.stop().await;
+}
+test_both_dbs!(
+    a_failed_commit_closes_the_document_and_relays_nothing,
+    a_failed_commit_closes_the_document_and_relays_nothing_sqlite,
+    a_failed_commit_closes_the_document_and_relays_nothing_postgres
+);
+
+async fn a_failed_load_refuses_and_never_overwrites(db: TestDb) {
+    let mut config = InProcess::config();
+    config.room.idle_unload = Duration::ZERO;
+    let (server, store) = start_with(&db, config).await;
+    {
+        let writer = YrsClient::connect(&server, "doc").await;
+        writer.append("t", "Recalling the Palermo Protocol");
+        writer
+            .wait_for("the commit", |c| c.mirror_text("t") == "Recalling the Palermo Protocol")
+            .await;
+        writer.close();
+        writer.wait_closed().await;
+    }
+    // Wait for the room to unload.
+    let rooms = server.state.rooms().clone();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while rooms.open_documents() > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the idle document unloads");
+
+    store.fail_loads(true);
+    let url = format!("{}/doc", crate::support::Endpoint::ws_url(&server));
+    let refused = tokio_tungstenite::connect_async(url.as_str()).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+        }
+        other => panic!("expected a 503 refusal, got {other:?}"),
+    }
+    store.fail_loads(false);
+    let reader = YrsClient::connect(&server, "doc").await;
+    assert_eq!(reader.text("t"), "Recalling the Palermo Protocol");
+    server.stop().await;
+}
+test_both_dbs!(
+    a_failed_load_refuses_and_never_overwrites,
+    a_failed_load_refuses_and_never_overwrites_sqlite,
+    a_failed_load_refuses_and_never_overwrites_postgres
+);
+
+async fn shutdown_commits_what_is_pending_and_says_going_away(db: TestDb) {
+    let (server, store) = start(&db).await;
+    let writer = YrsClient::connect(&server, "doc").await;
+    let reader = YrsClient::connect(&server, "doc").await;
+    store.stall(true);
+    writer.append("t", "Adopted at the last minute");
+    store.wait_attempts(1).await;
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    store.stall(false);
+    stopping.await.expect("stopped");
+    assert_eq!(reader.wait_closed().await.0, close::GOING_AWAY);
+    assert_eq!(writer.wait_closed().await.0, close::GOING_AWAY);
+    assert_eq!(reader.mirror_text("t"), "Adopted at the last minute");
+    let (server, _) = start(&db).await;
+    let fresh = YrsClient::connect(&server, "doc").await;
+    assert_eq!(fresh.text("t"), "Adopted at the last minute");
+    server.stop().await;
+}
+test_both_dbs!(
+    shutdown_commits_what_is_pending_and_says_going_away,
+    shutdown_commits_what_is_pending_and_says_going_away_sqlite,
+    shutdown_commits_what_is_pending_and_says_going_away_postgres
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_is_closed_not_skipped() {
+    let db = TestDb::sqlite();
+    let mut config = InProcess::config();
+    config.room.outbound_queue = 64;
+    let (server, _) = start_with(&db, config).await;
+    // A raw socket that never reads: once the kernel's buffers are full, its
+    // queue in the server fills too.
+    let stuck = crate::support::raw_socket(&server, "doc").await;
+    let writer = YrsClient::connect(&server, "doc").await;
+    let reader = YrsClient::connect(&server, "doc").await;
+    let chunk = "x".repeat(32 * 1024);
+    for _ in 0..400 {
+        writer.append("t", &chunk);
+    }
+    reader
+        .wait_for("every update", |c| {
+            c.closed().is_some() || c.mirror_text("t").len() == 400 * chunk.len()
+        })
+        .await;
+    assert_eq!(reader.closed(), None, "a client that reads keeps up");
+    // The stuck socket was closed with 1013; read what it had buffered.
+    let mut stuck = stuck;
+    let (code, reason) = crate::support::read_until_close(&mut stuck).await;
+    assert_eq!(code, close::TRY_AGAIN_LATER, "{reason}");
+    assert!(writer.closed().is_none() && reader.closed().is_none());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_document_unloads_and_reloads_whole() {
+    let db = TestDb::sqlite();
+    let mut config = InProcess::config();
+    config.room.idle_unload = Duration::ZERO;
+    let (server, _) = start_with(&db, config).await;
+    for round in 0..3 {
+        let client = YrsClient::connect(&server, "doc").await;
+        assert_eq!(client.text("t").len(), round * 6);
+        client.append("t", "round;");
+        client
+            .wait_for("the commit", |c| c.mirror_text("t").len() == (round + 1) * 6)
+            .await;
+        client.close();
+        client.wait_closed().await;
+        let rooms = server.state.rooms().clone();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while rooms.open_documents() > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("the idle document unloads");
+    }
+    server.stop().await;
+}

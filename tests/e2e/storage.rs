@@ -1,0 +1,192 @@
+//! The store's contract, the same tests on SQLite and PostgreSQL.
+
+use bytes::Bytes;
+use plenary::ids::{DocumentId, Seq};
+use plenary::store::{NewUpdate, StoreError};
+use yrs::{Doc, GetString, ReadTxn, Text, Transact};
+
+use crate::support::{Backend, TestDb};
+use crate::test_both_dbs;
+
+fn doc_id(name: &str) -> DocumentId {
+    DocumentId::parse(name).expect("valid id")
+}
+
+/// `count` updates, each typing one more character into text "t".
+pub fn typing_updates(count: usize) -> (Vec<Bytes>, String) {
+    let doc = Doc::with_client_id(42);
+    let text = doc.get_or_insert_text("t");
+    let mut updates = Vec::with_capacity(count);
+    let mut expected = String::with_capacity(count);
+    for index in 0..count {
+        let before = doc.transact().state_vector();
+        let chunk = ((b'a' + (index % 26) as u8) as char).to_string();
+        text.insert(&mut doc.transact_mut(), index as u32, &chunk);
+        expected.push_str(&chunk);
+        updates.push(Bytes::from(doc.transact().encode_state_as_update_v1(&before)));
+    }
+    (updates, expected)
+}
+
+fn as_new(updates: &[Bytes]) -> Vec<NewUpdate> {
+    updates
+        .iter()
+        .map(|data| NewUpdate {
+            data: data.clone(),
+            author: Some("account-1".into()),
+        })
+        .collect()
+}
+
+async fn appends_and_loads_in_order(db: TestDb) {
+    let store = db.store().await;
+    let document = doc_id("resolution-a");
+    let empty = store.load_document(&document).await.expect("load");
+    assert!(empty.snapshot.is_none() && empty.updates.is_empty());
+    assert_eq!(empty.last_seq(), Seq(0));
+
+    let (updates, expected) = typing_updates(10);
+    store
+        .append_updates(&document, Seq(1), &as_new(&updates[..4]))
+        .await
+        .expect("first group");
+    store
+        .append_updates(&document, Seq(5), &as_new(&updates[4..]))
+        .await
+        .expect("second group");
+    let stored = store.load_document(&document).await.expect("load");
+    assert_eq!(stored.last_seq(), Seq(10));
+    let seqs: Vec<i64> = stored.updates.iter().map(|u| u.seq.0).collect();
+    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+    let data: Vec<Vec<u8>> = stored.updates.iter().map(|u| u.data.clone()).collect();
+    assert_eq!(data, updates.iter().map(|u| u.to_vec()).collect::<Vec<_>>());
+    assert_eq!(text_of(&stored), expected);
+
+    // Another document is another log.
+    assert!(
+        store
+            .load_document(&doc_id("resolution-b"))
+            .await
+            .expect("load")
+            .updates
+            .is_empty()
+    );
+}
+test_both_dbs!(appends_and_loads_in_order, appends_and_loads_in_order_sqlite, appends_and_loads_in_order_postgres);
+
+async fn a_taken_sequence_is_a_conflict_and_stores_nothing(db: TestDb) {
+    let store = db.store().await;
+    let document = doc_id("resolution-c");
+    let (updates, _) = typing_updates(5);
+    store
+        .append_updates(&document, Seq(1), &as_new(&updates[..3]))
+        .await
+        .expect("append");
+    // Seqs 3..5: 3 is taken, so none of 3, 4, 5 may be written.
+    let error = store
+        .append_updates(&document, Seq(3), &as_new(&updates[2..]))
+        .await
+        .expect_err("seq 3 is taken");
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+    let stored = store.load_document(&document).await.expect("load");
+    assert_eq!(stored.last_seq(), Seq(3));
+}
+test_both_dbs!(
+    a_taken_sequence_is_a_conflict_and_stores_nothing,
+    a_taken_sequence_is_a_conflict_and_stores_nothing_sqlite,
+    a_taken_sequence_is_a_conflict_and_stores_nothing_postgres
+);
+
+async fn a_snapshot_folds_the_log_prefix(db: TestDb) {
+    let store = db.store().await;
+    let document = doc_id("resolution-d");
+    let (updates, expected) = typing_updates(30);
+    store
+        .append_updates(&document, Seq(1), &as_new(&updates))
+        .await
+        .expect("append");
+    let mut prefix = store.load_document(&document).await.expect("load");
+    prefix.updates.retain(|u| u.seq <= Seq(20));
+    let snapshot = plenary::sync::crdt::fold(&prefix).expect("fold");
+    store
+        .write_snapshot(&document, &snapshot, Seq(20))
+        .await
+        .expect("snapshot");
+    let stored = store.load_document(&document).await.expect("load");
+    assert_eq!(stored.snapshot_seq, Seq(20));
+    assert_eq!(stored.updates.len(), 10, "the log keeps only what follows");
+    assert_eq!(stored.last_seq(), Seq(30));
+    assert_eq!(text_of(&stored), expected);
+
+    // An older snapshot never replaces a newer one.
+    store
+        .write_snapshot(&document, b"not even an update", Seq(10))
+        .await
+        .expect("no-op");
+    let again = store.load_document(&document).await.expect("load");
+    assert_eq!(again.snapshot_seq, Seq(20));
+    assert_eq!(text_of(&again), expected);
+    // And the log continues after the snapshot.
+    let (more, _) = typing_updates(31);
+    store
+        .append_updates(&document, Seq(31), &as_new(&more[30..]))
+        .await
+        .expect("append after snapshot");
+    assert_eq!(store.load_document(&document).await.expect("load").last_seq(), Seq(31));
+}
+test_both_dbs!(a_snapshot_folds_the_log_prefix, a_snapshot_folds_the_log_prefix_sqlite, a_snapshot_folds_the_log_prefix_postgres);
+
+async fn reopening_keeps_everything_and_durability_is_on(db: TestDb) {
+    let document = doc_id("resolution-e");
+    let (updates, expected) = typing_updates(3);
+    {
+        let store = db.store().await;
+        store
+            .append_updates(&document, Seq(1), &as_new(&updates))
+            .await
+            .expect("append");
+    }
+    // Opening again re-runs the migrations harmlessly.
+    let store = db.store().await;
+    assert_eq!(text_of(&store.load_document(&document).await.expect("load")), expected);
+    store.ping().await.expect("ping");
+
+    match db.backend {
+        Backend::Sqlite => {
+            let store = plenary::store::sqlite::SqliteStore::open(&db.url)
+                .await
+                .expect("open");
+            let journal: String = sqlx::query_scalar("pragma journal_mode")
+                .fetch_one(store.pool())
+                .await
+                .expect("pragma");
+            let synchronous: i64 = sqlx::query_scalar("pragma synchronous")
+                .fetch_one(store.pool())
+                .await
+                .expect("pragma");
+            assert_eq!(journal, "wal");
+            assert_eq!(synchronous, 2, "synchronous=FULL");
+        }
+        Backend::Postgres => {
+            let store = plenary::store::postgres::PostgresStore::open(&db.url)
+                .await
+                .expect("open");
+            let synchronous: String = sqlx::query_scalar("show synchronous_commit")
+                .fetch_one(store.pool())
+                .await
+                .expect("show");
+            assert_eq!(synchronous, "on");
+        }
+    }
+}
+test_both_dbs!(
+    reopening_keeps_everything_and_durability_is_on,
+    reopening_keeps_everything_and_durability_is_on_sqlite,
+    reopening_keeps_everything_and_durability_is_on_postgres
+);
+
+fn text_of(stored: &plenary::store::StoredDocument) -> String {
+    let replica = plenary::sync::crdt::Replica::load(stored).expect("loads");
+    let text = replica.doc().get_or_insert_text("t");
+    text.get_string(&replica.doc().transact())
+}
