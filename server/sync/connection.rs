@@ -210,6 +210,10 @@ fn read_error(error: axum::Error, config: &ConnectionConfig) -> Option<CloseReas
             close::TOO_BIG,
             format!("frame larger than {} bytes", config.max_frame_bytes),
         )),
+        // A peer that vanished is not a protocol error; there is nobody to tell.
+        Some(tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        )) => None,
         Some(tungstenite::Error::Protocol(error)) => Some(CloseReason::new(
             close::PROTOCOL_ERROR,
             format!("websocket protocol error: {error}"),

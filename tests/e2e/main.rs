@@ -7,3 +7,4 @@ mod interop;
 mod storage;
 mod durability;
 mod malformed;
+mod crash;

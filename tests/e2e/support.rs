@@ -453,12 +453,23 @@ impl YrsClient {
     }
 
     pub async fn connect_url(url: &str, doc: Doc) -> YrsClient {
+        Self::connect_url_mirrored(url, doc, Doc::new()).await
+    }
+
+    /// Reconnects with a document and the mirror of what it saw before.
+    pub async fn reconnect(server: &impl Endpoint, room: &str, doc: Doc, mirror: Doc) -> YrsClient {
+        let url = format!("{}/{room}", server.ws_url());
+        let client = Self::connect_url_mirrored(&url, doc, mirror).await;
+        client.wait_synced().await;
+        client
+    }
+
+    async fn connect_url_mirrored(url: &str, doc: Doc, mirror: Doc) -> YrsClient {
         let (socket, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(url))
             .await
             .expect("connect in time")
             .expect("websocket handshake");
         let (mut sink, mut stream) = socket.split();
-        let mirror = Doc::new();
         let heard = Arc::new(Mutex::new(Heard::default()));
         let changed = Arc::new(Notify::new());
         let (outgoing, mut outgoing_rx) = mpsc::unbounded_channel::<tungstenite::Message>();
@@ -725,4 +736,15 @@ pub async fn read_until_close(
     tokio::time::timeout(PATIENCE, wait)
         .await
         .expect("the server closes the socket in time")
+}
+
+/// The seed of a randomized test: `PLENARY_TEST_SEED` to replay one, else a
+/// fresh one. Printed so that a failure can be replayed.
+pub fn seed(test: &str) -> u64 {
+    let seed = std::env::var("PLENARY_TEST_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    eprintln!("{test}: seed {seed} (replay with PLENARY_TEST_SEED={seed})");
+    seed
 }
