@@ -85,7 +85,9 @@ impl Store for FaultyStore {
         first: Seq,
         updates: &[NewUpdate],
     ) -> Result<(), StoreError> {
-        self.switches.attempts.send_modify(|attempts| *attempts += 1);
+        self.switches
+            .attempts
+            .send_modify(|attempts| *attempts += 1);
         let mut stall = self.switches.stall.subscribe();
         // The sender lives as long as `self`, so this wait cannot fail.
         let _ = stall.wait_for(|stalled| !stalled).await;

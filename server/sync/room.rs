@@ -447,10 +447,33 @@ struct Member {
     kill: Option<oneshot::Sender<CloseReason>>,
 }
 
-/// Frames waiting for a commit.
-enum Delivery {
-    All(Bytes),
-    One(ConnectionId, Bytes),
+/// A frame for one connection, waiting for a commit.
+struct Delivery(ConnectionId, Bytes);
+
+/// Updates merged into one relayed frame: a group commit of a thousand
+/// keystrokes reaches each client as a few frames, not a thousand (each
+/// costing a queue slot, a syscall and a transaction on the client).
+const RELAY_MERGE: usize = 64;
+
+/// The frames that relay a committed batch of updates.
+fn relay_frames(updates: &[NewUpdate]) -> Vec<Bytes> {
+    updates
+        .chunks(RELAY_MERGE)
+        .flat_map(|group| {
+            if let [single] = group {
+                return vec![protocol::encode_update(&single.data)];
+            }
+            match yrs::merge_updates_v1(group.iter().map(|update| &update.data[..])) {
+                Ok(merged) => vec![protocol::encode_update(&merged)],
+                // Every update here was applied, so merging cannot fail; if it
+                // ever did, relaying them one by one is still correct.
+                Err(_) => group
+                    .iter()
+                    .map(|update| protocol::encode_update(&update.data))
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -461,7 +484,8 @@ struct Batch {
 }
 
 struct Inflight {
-    task: JoinHandle<Result<(), StoreError>>,
+    /// Writes the batch, and meanwhile encodes the frames that relay it.
+    task: JoinHandle<Result<Vec<Bytes>, StoreError>>,
     /// The updates being written (cheap clones of the staged buffers).
     updates: Vec<NewUpdate>,
     bytes: u64,
@@ -657,7 +681,7 @@ impl Room {
                 );
                 self.idle_since = None;
                 let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
-                self.deliver(Delivery::One(connection, step1));
+                self.deliver(Delivery(connection, step1));
                 let states = self.awareness.states();
                 if !states.is_empty() {
                     self.send_now(connection, protocol::encode_awareness(&states));
@@ -689,10 +713,7 @@ impl Room {
         match message {
             Inbound::SyncStep1(state_vector) => {
                 let diff = self.replica.diff(&state_vector);
-                self.deliver(Delivery::One(
-                    connection,
-                    protocol::encode_sync_step2(&diff),
-                ));
+                self.deliver(Delivery(connection, protocol::encode_sync_step2(&diff)));
             }
             Inbound::Update { raw, update } => self.apply_update(connection, raw, update),
             Inbound::Awareness(entries) => {
@@ -746,9 +767,6 @@ impl Room {
             Ok(Applied::Unchanged) => {}
             Ok(Applied::Changed) => {
                 self.staged.bytes += raw.len() as u64;
-                self.staged
-                    .held
-                    .push(Delivery::All(protocol::encode_update(&raw)));
                 self.staged.updates.push(NewUpdate {
                     data: raw,
                     author: None,
@@ -824,11 +842,8 @@ impl Room {
     }
 
     fn release(&mut self, deliveries: Vec<Delivery>) {
-        for delivery in deliveries {
-            match delivery {
-                Delivery::All(frame) => self.broadcast_now(frame),
-                Delivery::One(connection, frame) => self.send_now(connection, frame),
-            }
+        for Delivery(connection, frame) in deliveries {
+            self.send_now(connection, frame);
         }
     }
 
@@ -936,8 +951,11 @@ impl Room {
         let document = self.document.clone();
         let first = self.last_seq.next();
         let updates = batch.updates.clone();
-        let task =
-            tokio::spawn(async move { store.append_updates(&document, first, &updates).await });
+        let task = tokio::spawn(async move {
+            let relay = relay_frames(&updates);
+            store.append_updates(&document, first, &updates).await?;
+            Ok(relay)
+        });
         self.inflight = Some(Inflight {
             task,
             updates: batch.updates,
@@ -947,19 +965,26 @@ impl Room {
         });
     }
 
-    fn on_committed(&mut self, result: Result<(), String>) -> Flow {
+    fn on_committed(&mut self, result: Result<Vec<Bytes>, String>) -> Flow {
         let Some(inflight) = self.inflight.take() else {
             return Flow::Continue;
         };
         let metrics = &self.rooms.inner.metrics;
         match result {
-            Ok(()) => {
-                tracing::trace!(count = inflight.updates.len(), held = inflight.held.len(), "committed");
+            Ok(relay) => {
+                tracing::trace!(
+                    count = inflight.updates.len(),
+                    held = inflight.held.len(),
+                    "committed"
+                );
                 metrics.observe_commit(inflight.started.elapsed(), inflight.updates.len() as u64);
                 for update in &inflight.updates {
                     self.last_seq = self.last_seq.next();
                     self.log
                         .push_back((self.last_seq, update.data.len() as u64));
+                }
+                for frame in relay {
+                    self.broadcast_now(frame);
                 }
                 self.release(inflight.held);
                 self.maybe_compact();
@@ -1017,6 +1042,8 @@ impl Room {
                     self.log.pop_front();
                 }
                 tracing::debug!(%through, snapshot_bytes, "compacted");
+                // Writes that landed while it ran may already call for the next.
+                self.maybe_compact();
             }
             // The log is intact; the next commit tries again.
             Err(error) => tracing::warn!(%error, "compaction failed"),
@@ -1054,7 +1081,7 @@ impl Room {
     }
 }
 
-async fn wait_inflight(inflight: &mut Option<Inflight>) -> Result<(), String> {
+async fn wait_inflight(inflight: &mut Option<Inflight>) -> Result<Vec<Bytes>, String> {
     match inflight {
         Some(inflight) => match (&mut inflight.task).await {
             Ok(result) => result.map_err(|error| error.to_string()),

@@ -24,8 +24,9 @@ async fn nothing_seen_is_lost_after_sigkill(db: TestDb) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut server = Server::start(&db, &[]).await;
     let mut written: BTreeSet<String> = BTreeSet::new();
-    let mut docs: Vec<(yrs::Doc, yrs::Doc)> =
-        (0..WRITERS).map(|_| (yrs::Doc::new(), yrs::Doc::new())).collect();
+    let mut docs: Vec<(yrs::Doc, yrs::Doc)> = (0..WRITERS)
+        .map(|_| (yrs::Doc::new(), yrs::Doc::new()))
+        .collect();
 
     for round in 0..ROUNDS {
         let mut writers = Vec::new();
@@ -52,7 +53,10 @@ async fn nothing_seen_is_lost_after_sigkill(db: TestDb) {
             .iter()
             .flat_map(|writer| tokens(&writer.mirror_text("t")))
             .collect();
-        assert!(!seen.is_empty(), "seed {seed}: the clients saw something before the kill");
+        assert!(
+            !seen.is_empty(),
+            "seed {seed}: the clients saw something before the kill"
+        );
 
         server.restart().await;
         let fresh = YrsClient::connect(&server, "doc").await;

@@ -17,7 +17,9 @@ async fn npm_and_yrs_clients_co_edit_and_survive_a_restart(db: TestDb) {
     bea.until("doc.getText('title').toString() === 'Combating trafficking in persons'")
         .await;
     carla
-        .wait_for("the title", |c| c.text("title") == "Combating trafficking in persons")
+        .wait_for("the title", |c| {
+            c.text("title") == "Combating trafficking in persons"
+        })
         .await;
     carla.insert("title", 0, "On ");
     bea.eval("doc.getText('title').insert(doc.getText('title').length, ' and forced labour')")
@@ -38,14 +40,20 @@ async fn npm_and_yrs_clients_co_edit_and_survive_a_restart(db: TestDb) {
     bea.eval("helpers.insertParagraph('body', 1, 'operative', 'Urges member parliaments to criminalise trafficking;')")
         .await;
     let body = r#"["preamble: Recalling the Palermo Protocol,","operative: Urges member parliaments to criminalise trafficking;"]"#;
-    ana.until(&format!("JSON.stringify(helpers.xmlLines('body')) === {body:?}"))
-        .await;
-    bea.until(&format!("JSON.stringify(helpers.xmlLines('body')) === {body:?}"))
-        .await;
+    ana.until(&format!(
+        "JSON.stringify(helpers.xmlLines('body')) === {body:?}"
+    ))
+    .await;
+    bea.until(&format!(
+        "JSON.stringify(helpers.xmlLines('body')) === {body:?}"
+    ))
+    .await;
 
     // Each sees the others' presence.
-    ana.eval("awareness.setLocalStateField('user', {name: 'Ana'})").await;
-    bea.eval("awareness.setLocalStateField('user', {name: 'Bea'})").await;
+    ana.eval("awareness.setLocalStateField('user', {name: 'Ana'})")
+        .await;
+    bea.eval("awareness.setLocalStateField('user', {name: 'Bea'})")
+        .await;
     carla.set_awareness(1, Some(r#"{"user":{"name":"Carla"}}"#));
     ana.until("helpers.others().map(s => s.user && s.user.name).sort().join() === 'Bea,Carla'")
         .await;

@@ -3,8 +3,10 @@
 
 mod support;
 
-mod interop;
-mod storage;
-mod durability;
-mod malformed;
 mod crash;
+mod durability;
+mod history;
+mod interop;
+mod malformed;
+mod randomized;
+mod storage;

@@ -30,32 +30,85 @@ async fn each_malformed_input_closes_only_its_own_connection() {
     let db = TestDb::sqlite();
     let server = Server::start(
         &db,
-        &["--max-frame-bytes", "65536", "--max-document-bytes", "200000"],
+        &[
+            "--max-frame-bytes",
+            "65536",
+            "--max-document-bytes",
+            "200000",
+        ],
     )
     .await;
     let author = YrsClient::connect(&server, "doc").await;
     author.append("t", "Reaffirming the commitment of the Network,");
     let bystander = YrsClient::connect(&server, "doc").await;
     bystander
-        .wait_for("the text", |c| c.mirror_text("t") == "Reaffirming the commitment of the Network,")
+        .wait_for("the text", |c| {
+            c.mirror_text("t") == "Reaffirming the commitment of the Network,"
+        })
         .await;
 
     let mut valid_then_truncated = protocol::encode_query_awareness().to_vec();
     valid_then_truncated.extend_from_slice(&[0, 2, 9, 1]);
     let too_many_ids: Vec<(u64, &str)> = (1..=9).map(|client| (client, "{}")).collect();
     let cases: Vec<(&str, Message, u16)> = vec![
-        ("a truncated varint", binary(&[0, 2, 0x80]), close::PROTOCOL_ERROR),
-        ("a truncated message after a valid one", binary(&valid_then_truncated), close::PROTOCOL_ERROR),
+        (
+            "a truncated varint",
+            binary(&[0, 2, 0x80]),
+            close::PROTOCOL_ERROR,
+        ),
+        (
+            "a truncated message after a valid one",
+            binary(&valid_then_truncated),
+            close::PROTOCOL_ERROR,
+        ),
         ("an empty frame", binary(&[]), close::PROTOCOL_ERROR),
-        ("an unknown message type", binary(&[9, 0]), close::PROTOCOL_ERROR),
-        ("an unknown sync message type", binary(&[0, 7, 0]), close::PROTOCOL_ERROR),
-        ("a varint beyond 64 bits", binary(&[0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), close::PROTOCOL_ERROR),
-        ("an update yrs cannot decode", binary(&[0, 2, 4, 0xff, 0xff, 0xff, 0xff]), close::INVALID_PAYLOAD),
-        ("a state vector yrs cannot decode", binary(&[0, 0, 2, 0x05, 0x01]), close::INVALID_PAYLOAD),
-        ("awareness that is not JSON", Message::Binary(awareness(&[(77, "{oops")])), close::INVALID_PAYLOAD),
-        ("too many awareness client ids", Message::Binary(awareness(&too_many_ids)), close::POLICY_VIOLATION),
-        ("a text frame", Message::Text("hello".into()), close::UNSUPPORTED_DATA),
-        ("a frame over the size limit", Message::Binary(Bytes::from(vec![0u8; 70_000])), close::TOO_BIG),
+        (
+            "an unknown message type",
+            binary(&[9, 0]),
+            close::PROTOCOL_ERROR,
+        ),
+        (
+            "an unknown sync message type",
+            binary(&[0, 7, 0]),
+            close::PROTOCOL_ERROR,
+        ),
+        (
+            "a varint beyond 64 bits",
+            binary(&[
+                0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ]),
+            close::PROTOCOL_ERROR,
+        ),
+        (
+            "an update yrs cannot decode",
+            binary(&[0, 2, 4, 0xff, 0xff, 0xff, 0xff]),
+            close::INVALID_PAYLOAD,
+        ),
+        (
+            "a state vector yrs cannot decode",
+            binary(&[0, 0, 2, 0x05, 0x01]),
+            close::INVALID_PAYLOAD,
+        ),
+        (
+            "awareness that is not JSON",
+            Message::Binary(awareness(&[(77, "{oops")])),
+            close::INVALID_PAYLOAD,
+        ),
+        (
+            "too many awareness client ids",
+            Message::Binary(awareness(&too_many_ids)),
+            close::POLICY_VIOLATION,
+        ),
+        (
+            "a text frame",
+            Message::Text("hello".into()),
+            close::UNSUPPORTED_DATA,
+        ),
+        (
+            "a frame over the size limit",
+            Message::Binary(Bytes::from(vec![0u8; 70_000])),
+            close::TOO_BIG,
+        ),
     ];
     for (what, message, expected) in cases {
         let mut socket = raw_socket(&server, "doc").await;
@@ -67,7 +120,9 @@ async fn each_malformed_input_closes_only_its_own_connection() {
         author.append("t", ".");
         let expected = author.text("t");
         bystander
-            .wait_for(&format!("an edit after {what}"), |c| c.mirror_text("t") == expected)
+            .wait_for(&format!("an edit after {what}"), |c| {
+                c.mirror_text("t") == expected
+            })
             .await;
     }
 
@@ -83,7 +138,9 @@ async fn each_malformed_input_closes_only_its_own_connection() {
     // Everyone else carried on, with what was accepted before the limit.
     assert!(author.closed().is_none() && bystander.closed().is_none());
     author
-        .wait_for("the accepted updates", |c| c.mirror_text("t").contains(&"z".repeat(60_000)))
+        .wait_for("the accepted updates", |c| {
+            c.mirror_text("t").contains(&"z".repeat(60_000))
+        })
         .await;
     author.append("t", " and");
     let expected = author.text("t");

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use plenary::ids::{DocumentId, Seq};
 use plenary::store::{NewUpdate, StoreError};
-use yrs::{Doc, GetString, ReadTxn, Text, Transact};
+use yrs::{Doc, GetString, Text, Transact};
 
 use crate::support::{Backend, TestDb};
 use crate::test_both_dbs;
@@ -19,11 +19,11 @@ pub fn typing_updates(count: usize) -> (Vec<Bytes>, String) {
     let mut updates = Vec::with_capacity(count);
     let mut expected = String::with_capacity(count);
     for index in 0..count {
-        let before = doc.transact().state_vector();
         let chunk = ((b'a' + (index % 26) as u8) as char).to_string();
-        text.insert(&mut doc.transact_mut(), index as u32, &chunk);
+        let mut transaction = doc.transact_mut();
+        text.insert(&mut transaction, index as u32, &chunk);
         expected.push_str(&chunk);
-        updates.push(Bytes::from(doc.transact().encode_state_as_update_v1(&before)));
+        updates.push(Bytes::from(transaction.encode_update_v1()));
     }
     (updates, expected)
 }
@@ -72,7 +72,11 @@ async fn appends_and_loads_in_order(db: TestDb) {
             .is_empty()
     );
 }
-test_both_dbs!(appends_and_loads_in_order, appends_and_loads_in_order_sqlite, appends_and_loads_in_order_postgres);
+test_both_dbs!(
+    appends_and_loads_in_order,
+    appends_and_loads_in_order_sqlite,
+    appends_and_loads_in_order_postgres
+);
 
 async fn a_taken_sequence_is_a_conflict_and_stores_nothing(db: TestDb) {
     let store = db.store().await;
@@ -132,9 +136,20 @@ async fn a_snapshot_folds_the_log_prefix(db: TestDb) {
         .append_updates(&document, Seq(31), &as_new(&more[30..]))
         .await
         .expect("append after snapshot");
-    assert_eq!(store.load_document(&document).await.expect("load").last_seq(), Seq(31));
+    assert_eq!(
+        store
+            .load_document(&document)
+            .await
+            .expect("load")
+            .last_seq(),
+        Seq(31)
+    );
 }
-test_both_dbs!(a_snapshot_folds_the_log_prefix, a_snapshot_folds_the_log_prefix_sqlite, a_snapshot_folds_the_log_prefix_postgres);
+test_both_dbs!(
+    a_snapshot_folds_the_log_prefix,
+    a_snapshot_folds_the_log_prefix_sqlite,
+    a_snapshot_folds_the_log_prefix_postgres
+);
 
 async fn reopening_keeps_everything_and_durability_is_on(db: TestDb) {
     let document = doc_id("resolution-e");
@@ -148,7 +163,10 @@ async fn reopening_keeps_everything_and_durability_is_on(db: TestDb) {
     }
     // Opening again re-runs the migrations harmlessly.
     let store = db.store().await;
-    assert_eq!(text_of(&store.load_document(&document).await.expect("load")), expected);
+    assert_eq!(
+        text_of(&store.load_document(&document).await.expect("load")),
+        expected
+    );
     store.ping().await.expect("ping");
 
     match db.backend {

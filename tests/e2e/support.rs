@@ -92,15 +92,19 @@ impl TestDb {
     }
 
     pub async fn store(&self) -> plenary::store::DynStore {
-        plenary::store::open(&self.url).await.expect("open the store")
+        plenary::store::open(&self.url)
+            .await
+            .expect("open the store")
     }
 }
 
 async fn connect_postgres(url: &str) -> sqlx::PgConnection {
     use sqlx::Connection;
-    sqlx::PgConnection::connect(url).await.unwrap_or_else(|error| {
-        panic!("{POSTGRES_URL_VAR} is set but PostgreSQL is unreachable at {url}: {error}")
-    })
+    sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("{POSTGRES_URL_VAR} is set but PostgreSQL is unreachable at {url}: {error}")
+        })
 }
 
 /// `url` with its database name replaced by `name`.
@@ -159,7 +163,8 @@ macro_rules! test_both_dbs {
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $postgres() {
-            if let Some(db) = $crate::support::TestDb::new($crate::support::Backend::Postgres).await {
+            if let Some(db) = $crate::support::TestDb::new($crate::support::Backend::Postgres).await
+            {
                 $body(db).await;
             }
         }
@@ -188,7 +193,10 @@ pub struct InProcess {
 }
 
 impl InProcess {
-    pub async fn start(store: plenary::store::DynStore, config: plenary::config::Config) -> InProcess {
+    pub async fn start(
+        store: plenary::store::DynStore,
+        config: plenary::config::Config,
+    ) -> InProcess {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
@@ -245,7 +253,10 @@ impl Server {
             .arg("serve")
             .args(["--bind", "127.0.0.1:0", "--database-url", &database_url])
             .args(&args)
-            .env("PLENARY_LOG", std::env::var("PLENARY_LOG").unwrap_or("warn".into()))
+            .env(
+                "PLENARY_LOG",
+                std::env::var("PLENARY_LOG").unwrap_or("warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -362,11 +373,12 @@ impl JsClient {
             .write_all(line.as_bytes())
             .await
             .map_err(|e| e.to_string())?;
-        let answer = tokio::time::timeout(PATIENCE + Duration::from_secs(5), self.lines.next_line())
-            .await
-            .map_err(|_| format!("no answer to {command}"))?
-            .map_err(|e| e.to_string())?
-            .ok_or("the node client exited")?;
+        let answer =
+            tokio::time::timeout(PATIENCE + Duration::from_secs(5), self.lines.next_line())
+                .await
+                .map_err(|_| format!("no answer to {command}"))?
+                .map_err(|e| e.to_string())?
+                .ok_or("the node client exited")?;
         let answer: Value = serde_json::from_str(&answer).map_err(|e| e.to_string())?;
         if let Some(error) = answer.get("error") {
             return Err(error.as_str().unwrap_or_default().to_owned());
@@ -483,7 +495,9 @@ impl YrsClient {
         let client_id = doc.client_id().get();
         // Our own step 1, as y-websocket sends it on open.
         let sv = doc.transact().state_vector().encode_v1();
-        let _ = outgoing.send(tungstenite::Message::Binary(protocol::encode_sync_step1(&sv)));
+        let _ = outgoing.send(tungstenite::Message::Binary(protocol::encode_sync_step1(
+            &sv,
+        )));
         let reader = {
             let doc = doc.clone();
             let mirror = mirror.clone();
@@ -494,12 +508,14 @@ impl YrsClient {
                 while let Some(message) = stream.next().await {
                     match message {
                         Ok(tungstenite::Message::Binary(frame)) => {
-                            let messages =
-                                protocol::decode_frame(&frame).expect("the server sends valid frames");
+                            let messages = protocol::decode_frame(&frame)
+                                .expect("the server sends valid frames");
                             let mut heard = heard.lock().expect("lock");
                             heard.frames += 1;
                             for message in messages {
-                                handle_server_message(message, &doc, &mirror, &mut heard, &outgoing);
+                                handle_server_message(
+                                    message, &doc, &mirror, &mut heard, &outgoing,
+                                );
                             }
                         }
                         Ok(tungstenite::Message::Close(frame)) => {
@@ -564,7 +580,8 @@ impl YrsClient {
 
     /// Waits for the server to close the socket; returns (code, reason).
     pub async fn wait_closed(&self) -> (u16, String) {
-        self.wait_for("the server to close", |c| c.closed().is_some()).await;
+        self.wait_for("the server to close", |c| c.closed().is_some())
+            .await;
         self.closed().expect("closed")
     }
 
@@ -592,6 +609,12 @@ impl YrsClient {
         text.get_string(&self.doc.transact())
     }
 
+    /// Length of a `Y.Text` in what the server sent (cheaper than its text).
+    pub fn mirror_len(&self, name: &str) -> u32 {
+        let text = self.mirror.get_or_insert_text(name);
+        text.len(&self.mirror.transact())
+    }
+
     pub fn mirror_text(&self, name: &str) -> String {
         let text = self.mirror.get_or_insert_text(name);
         text.get_string(&self.mirror.transact())
@@ -600,9 +623,22 @@ impl YrsClient {
     /// Inserts into a `Y.Text` and sends the update.
     pub fn insert(&self, name: &str, index: u32, chunk: &str) {
         let text = self.doc.get_or_insert_text(name);
-        let before = self.doc.transact().state_vector();
-        text.insert(&mut self.doc.transact_mut(), index, chunk);
-        let update = self.doc.transact().encode_state_as_update_v1(&before);
+        let update = {
+            let mut transaction = self.doc.transact_mut();
+            text.insert(&mut transaction, index, chunk);
+            transaction.encode_update_v1()
+        };
+        self.send_frame(protocol::encode_update(&update));
+    }
+
+    /// Deletes from a `Y.Text` and sends the update.
+    pub fn delete(&self, name: &str, index: u32, len: u32) {
+        let text = self.doc.get_or_insert_text(name);
+        let update = {
+            let mut transaction = self.doc.transact_mut();
+            text.remove_range(&mut transaction, index, len);
+            transaction.encode_update_v1()
+        };
         self.send_frame(protocol::encode_update(&update));
     }
 
@@ -669,7 +705,9 @@ fn handle_server_message(
         Message::SyncStep1(sv) => {
             let sv = StateVector::decode_v1(&sv).expect("valid state vector");
             let update = doc.transact().encode_state_as_update_v1(&sv);
-            let _ = outgoing.send(tungstenite::Message::Binary(protocol::encode_sync_step2(&update)));
+            let _ = outgoing.send(tungstenite::Message::Binary(protocol::encode_sync_step2(
+                &update,
+            )));
         }
         Message::SyncStep2(update) => {
             apply(doc, &update);
@@ -682,7 +720,9 @@ fn handle_server_message(
         }
         Message::Awareness(entries) => {
             for entry in entries {
-                heard.awareness.insert(entry.client, (entry.clock, entry.state));
+                heard
+                    .awareness
+                    .insert(entry.client, (entry.clock, entry.state));
             }
         }
         Message::Auth { reason, .. } => heard.permission_denied.push(reason),
@@ -715,11 +755,12 @@ pub async fn raw_socket(
 }
 
 /// Reads from a raw socket until the server closes it; returns its close code and reason.
-pub async fn read_until_close(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> (u16, String) {
+pub async fn read_until_close<S>(
+    socket: &mut tokio_tungstenite::WebSocketStream<S>,
+) -> (u16, String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let wait = async {
         while let Some(message) = socket.next().await {
             match message {
@@ -747,4 +788,27 @@ pub fn seed(test: &str) -> u64 {
         .unwrap_or_else(rand::random::<u64>);
     eprintln!("{test}: seed {seed} (replay with PLENARY_TEST_SEED={seed})");
     seed
+}
+
+/// A raw websocket whose receive buffer is tiny, so that a client that does
+/// not read backs up into the server quickly.
+pub async fn raw_socket_small_buffer(
+    server: &impl Endpoint,
+    room: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let url = format!("{}/{room}", server.ws_url());
+    let authority = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .expect("host:port")
+        .to_owned();
+    let address: SocketAddr = authority.parse().expect("an address");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let stream = socket.connect(address).await.expect("connect");
+    let (socket, _) = tokio_tungstenite::client_async(url.as_str(), stream)
+        .await
+        .expect("websocket handshake");
+    socket
 }
