@@ -196,7 +196,7 @@ test_both_dbs!(
 async fn a_client_that_does_not_read_is_closed_not_skipped() {
     let db = TestDb::sqlite();
     let mut config = InProcess::config();
-    config.room.outbound_queue = 4;
+    config.room.outbound_queue = 16;
     let (server, _) = start_with(&db, config).await;
     // A raw socket that never reads: once the kernel's buffers are full, its
     // queue in the server fills too.
@@ -204,8 +204,13 @@ async fn a_client_that_does_not_read_is_closed_not_skipped() {
     let writer = YrsClient::connect(&server, "doc").await;
     let reader = YrsClient::connect(&server, "doc").await;
     let chunk = "x".repeat(32 * 1024);
-    for _ in 0..400 {
+    // One update per commit (each waits for its echo), so each is a frame of
+    // its own and the readers that keep up never hold more than one.
+    for sent in 1..=400 {
         writer.append("t", &chunk);
+        writer
+            .wait_for("the echo", |c| c.mirror_len("t") as usize == sent * chunk.len())
+            .await;
     }
     reader
         .wait_for("every update", |c| {
