@@ -209,7 +209,9 @@ async fn a_client_that_does_not_read_is_closed_not_skipped() {
     for sent in 1..=400 {
         writer.append("t", &chunk);
         writer
-            .wait_for("the echo", |c| c.mirror_len("t") as usize == sent * chunk.len())
+            .wait_for("the echo", |c| {
+                c.mirror_len("t") as usize == sent * chunk.len()
+            })
             .await;
     }
     reader
@@ -252,5 +254,43 @@ async fn an_idle_document_unloads_and_reloads_whole() {
         .await
         .expect("the idle document unloads");
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retransmitted_update_is_stored_once() {
+    let db = TestDb::sqlite();
+    let (server, store) = start(&db).await;
+    let client = YrsClient::connect(&server, "doc").await;
+    let update = {
+        use yrs::{Text, Transact};
+        let text = client.doc.get_or_insert_text("t");
+        let mut transaction = client.doc.transact_mut();
+        text.insert(&mut transaction, 0, "Notes with concern");
+        transaction.encode_update_v1()
+    };
+    for _ in 0..3 {
+        client.send_frame(plenary::sync::protocol::encode_update(&update));
+    }
+    // A step 2 carrying the same content again (a reconnecting client's).
+    client.send_frame(plenary::sync::protocol::encode_sync_step2(&update));
+    client.append("t", ",");
+    client
+        .wait_for("both edits", |c| {
+            c.mirror_text("t") == "Notes with concern,"
+        })
+        .await;
+    assert_eq!(store.appends(), 2);
+    let stored = db
+        .store()
+        .await
+        .load_document(&DocumentId::parse("doc").expect("id"))
+        .await
+        .expect("load");
+    assert_eq!(
+        stored.updates.len(),
+        2,
+        "one row per change, none for the repeats"
+    );
     server.stop().await;
 }

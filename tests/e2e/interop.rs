@@ -93,3 +93,35 @@ test_both_dbs!(
     npm_and_yrs_clients_co_edit_and_survive_a_restart_sqlite,
     npm_and_yrs_clients_co_edit_and_survive_a_restart_postgres
 );
+
+/// The y-websocket client closes a socket on which nothing arrived for 30 s;
+/// the echo of its own 15-second awareness renewal must keep it open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_npm_client_stays_connected_past_its_30_second_timer() {
+    let db = TestDb::sqlite();
+    let server = Server::start(&db, &[]).await;
+    let mut idle = JsClient::spawn().await;
+    idle.connect(&server, "quiet").await;
+    idle.eval("awareness.setLocalStateField('user', {name: 'Idle'})")
+        .await;
+    // What is under test is the client's own 30-second timer: let it run out
+    // (twice) while nothing but awareness renewals travel.
+    tokio::time::sleep(std::time::Duration::from_secs(40)).await;
+    assert!(
+        idle.eval("awareness.meta.get(doc.clientID).clock")
+            .await
+            .as_u64()
+            >= Some(2),
+        "the client renewed its state meanwhile"
+    );
+    assert_eq!(
+        idle.eval("JSON.stringify(closes)").await,
+        serde_json::Value::String("[]".into()),
+        "the client never closed its socket"
+    );
+    assert_eq!(
+        idle.eval("provider.wsconnected").await,
+        serde_json::Value::Bool(true)
+    );
+    idle.exit().await;
+}
