@@ -1,26 +1,49 @@
 //! The application: its shared state, its router, and `serve`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
 
+use crate::audit::NewAuditEvent;
+use crate::auth::extract::{TokenSource, token_from_headers};
+use crate::auth::{self, Account, LoginThrottle, Session};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::ids::{ConnectionId, DocumentId};
-use crate::store::DynStore;
-use crate::sync::room::{Access, JoinError, Rooms};
-use crate::sync::{Metrics, connection};
+use crate::ids::{AccountId, ConnectionId, ResolutionId, SessionId};
+use crate::resolutions::{self, Resolution};
+use crate::store::directory::Directory;
+use crate::store::{Database, DynStore, StoreError, now_millis};
+use crate::sync::Metrics;
+use crate::sync::connection::{self, RateLimits};
+use crate::sync::room::{
+    Access, AccessPolicy, CloseReason, Identity, IdentityFilter, JoinError, RoomEvent, Rooms, close,
+};
+
+/// `{"id": …}`, the answer to every creation.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Created {
+    /// The new thing's id.
+    pub id: String,
+}
 
 /// The state every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -30,37 +53,65 @@ pub struct AppState {
 
 struct AppInner {
     config: Config,
-    store: DynStore,
+    database: Database,
     rooms: Rooms,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
-    /// Live websocket tasks, so shutdown can wait for their close frames.
-    connections: TaskTracker,
+    /// Live websocket tasks and background work, so shutdown can wait for them.
+    tasks: TaskTracker,
     next_connection: AtomicU64,
+    throttle: LoginThrottle,
+    api_limiter: DefaultKeyedRateLimiter<AccountId>,
+    sync_limiter: Arc<DefaultKeyedRateLimiter<AccountId>>,
+    connections_per_account: Mutex<HashMap<AccountId, usize>>,
+    /// SHA-256 of the one-time first-run token, while setup is open.
+    setup_token: Mutex<Option<Vec<u8>>>,
+}
+
+fn quota(per_second: u32, burst: u32) -> Quota {
+    let per_second = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(per_second).allow_burst(burst)
 }
 
 impl AppState {
-    /// Builds the application over an opened store. Cancelling `shutdown`
+    /// Builds the application over an opened database. Cancelling `shutdown`
     /// makes every room commit, close its sockets with 1001 and stop.
-    pub fn new(config: Config, store: DynStore, shutdown: CancellationToken) -> Self {
+    pub fn new(config: Config, database: Database, shutdown: CancellationToken) -> Self {
         let metrics = Arc::new(Metrics::default());
+        let (events_tx, events_rx) = mpsc::channel(1024);
         let rooms = Rooms::new(
-            store.clone(),
+            database.documents.clone(),
             config.room.clone(),
             shutdown.clone(),
             metrics.clone(),
+            Some(events_tx),
         );
-        Self {
+        let limits = &config.limits;
+        let state = Self {
             inner: Arc::new(AppInner {
+                api_limiter: RateLimiter::keyed(quota(limits.api_per_second, limits.api_burst)),
+                sync_limiter: Arc::new(RateLimiter::keyed(quota(
+                    limits.sync_messages_per_second,
+                    limits.sync_burst,
+                ))),
                 config,
-                store,
+                database,
                 rooms,
                 metrics,
                 shutdown,
-                connections: TaskTracker::new(),
+                tasks: TaskTracker::new(),
                 next_connection: AtomicU64::new(1),
+                throttle: LoginThrottle::default(),
+                connections_per_account: Mutex::new(HashMap::new()),
+                setup_token: Mutex::new(None),
             }),
-        }
+        };
+        state
+            .inner
+            .tasks
+            .spawn(record_room_events(state.clone(), events_rx));
+        state
     }
 
     /// The open documents.
@@ -68,20 +119,277 @@ impl AppState {
         &self.inner.rooms
     }
 
-    /// The store.
+    /// The documents' store.
     pub fn store(&self) -> &DynStore {
-        &self.inner.store
+        &self.inner.database.documents
+    }
+
+    /// The records.
+    pub fn directory(&self) -> &dyn Directory {
+        self.inner.database.directory.as_ref()
     }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
+
+    /// The sync layer's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Failed sign-ins, per account.
+    pub fn throttle(&self) -> &LoginThrottle {
+        &self.inner.throttle
+    }
+
+    /// The session and account of a token, if it is live.
+    pub async fn authenticate(&self, token: &str) -> Result<(Session, Account), ApiError> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(ApiError::Unauthorized);
+        }
+        match self
+            .directory()
+            .session(&auth::token_hash(token), now_millis())
+            .await
+        {
+            Ok(found) => Ok(found),
+            Err(StoreError::NotFound) => Err(ApiError::Unauthorized),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Counts one API request against the account's budget.
+    pub fn check_api_rate(&self, account: &AccountId) -> Result<(), ApiError> {
+        self.inner
+            .api_limiter
+            .check_key(account)
+            .map_err(|not_until| {
+                ApiError::TooManyRequests(not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                )))
+            })
+    }
+
+    /// Appends to the audit log; a failure is logged, never fatal to the request.
+    pub async fn record(&self, event: NewAuditEvent) {
+        if let Err(error) = self.directory().record(&event, now_millis()).await {
+            tracing::error!(%error, action = event.action, "could not write the audit log");
+        }
+    }
+
+    /// Closes the websockets of these sessions at once (4401: signed out).
+    pub async fn close_sessions(&self, sessions: &[SessionId]) {
+        if sessions.is_empty() {
+            return;
+        }
+        let sessions: Arc<[SessionId]> = sessions.into();
+        let filter: IdentityFilter =
+            Arc::new(move |identity: &Identity| sessions.contains(&identity.session));
+        self.inner
+            .rooms
+            .close_where(
+                filter,
+                CloseReason::new(
+                    close::SESSION_ENDED,
+                    "your session has ended; sign in again",
+                ),
+            )
+            .await;
+    }
+
+    /// Makes the account's websockets reconnect, so they come back with its
+    /// new role or delegation.
+    pub async fn reconnect_account(&self, account: &AccountId) {
+        let account = account.clone();
+        let filter: IdentityFilter =
+            Arc::new(move |identity: &Identity| identity.account == account);
+        self.inner
+            .rooms
+            .close_where(
+                filter,
+                CloseReason::new(close::SERVICE_RESTART, "your account changed; reconnecting"),
+            )
+            .await;
+    }
+
+    /// Applies the resolution's current permission rules to every open
+    /// connection of its document.
+    pub async fn reauthorize(&self, resolution: &Resolution) {
+        let Ok(document) = resolution.id.document() else {
+            return;
+        };
+        self.inner
+            .rooms
+            .reauthorize(&document, access_policy(resolution.clone()))
+            .await;
+    }
+
+    /// Whether the first-run setup link is open.
+    pub fn setup_open(&self) -> bool {
+        self.inner
+            .setup_token
+            .lock()
+            .map(|token| token.is_some())
+            .unwrap_or(false)
+    }
+
+    /// Opens the first-run setup: returns the one-time token to print.
+    pub fn open_setup(&self) -> String {
+        let token = auth::new_token();
+        if let Ok(mut slot) = self.inner.setup_token.lock() {
+            *slot = Some(auth::token_hash(&token));
+        }
+        token
+    }
+
+    /// Uses the one-time setup token: true once, for the right token.
+    pub fn take_setup_token(&self, token: &str) -> bool {
+        let Ok(mut slot) = self.inner.setup_token.lock() else {
+            return false;
+        };
+        if slot.as_deref() == Some(auth::token_hash(token).as_slice()) {
+            *slot = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn take_connection_slot(&self, account: &AccountId) -> Result<ConnectionSlot, ApiError> {
+        let mut counts =
+            self.inner.connections_per_account.lock().map_err(|_| {
+                ApiError::internal(anyhow::anyhow!("connection counts lock poisoned"))
+            })?;
+        let count = counts.entry(account.clone()).or_insert(0);
+        if *count >= self.inner.config.limits.connections_per_account {
+            return Err(ApiError::TooManyRequests(Duration::from_secs(5)));
+        }
+        *count += 1;
+        Ok(ConnectionSlot {
+            state: self.clone(),
+            account: account.clone(),
+        })
+    }
 }
+
+/// One of an account's websocket connections; frees its slot when dropped.
+struct ConnectionSlot {
+    state: AppState,
+    account: AccountId,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.state.inner.connections_per_account.lock()
+            && let Some(count) = counts.get_mut(&self.account)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.account);
+            }
+        }
+    }
+}
+
+/// The access rule of a resolution's live document, for its current phase
+/// and sponsors.
+fn access_policy(resolution: Resolution) -> AccessPolicy {
+    Arc::new(move |identity: &Identity| {
+        let actor = auth::Actor {
+            role: identity.role,
+            delegation: identity.delegation.as_ref(),
+        };
+        if resolutions::may_edit_body(actor, &resolution) {
+            Access::ReadWrite
+        } else {
+            Access::ReadOnly
+        }
+    })
+}
+
+async fn record_room_events(state: AppState, mut events: mpsc::Receiver<RoomEvent>) {
+    let shutdown = state.inner.shutdown.clone();
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = shutdown.cancelled() => None,
+        };
+        let Some(event) = event else { break };
+        match event {
+            RoomEvent::WriteRefused { document, identity } => {
+                state
+                    .record(
+                        NewAuditEvent::new(
+                            Some(&identity.account),
+                            "write_refused",
+                            Some(document.to_string()),
+                        )
+                        .with(serde_json::json!({"role": identity.role})),
+                    )
+                    .await;
+            }
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Plenary",
+        description = "Co-drafting, amendment and adoption of parliamentary resolutions. \
+            Sign in with POST /api/auth/login and send the token as `Authorization: Bearer TOKEN`. \
+            Errors are application/problem+json. The live body of a resolution is at \
+            /sync/{id}?token=TOKEN (the y-websocket protocol; see docs/protocol.md)."
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API's OpenAPI document, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::auth::routes::routes())
+        .merge(crate::meetings::routes::routes())
+        .merge(crate::resolutions::routes::routes())
+        .merge(crate::audit::routes::routes())
+}
+
+/// Largest request body the API accepts.
+const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api_router().split_for_parts();
+    let openapi = Arc::new(openapi);
     Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { axum::Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route("/sync/{document}", get(sync_document))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -89,9 +397,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves on `listener` until `shutdown` is cancelled; then stops accepting,
-/// lets every room commit what it holds and close its sockets with 1001, and
-/// returns.
+/// Serves on `listener` until the shutdown token is cancelled; then stops
+/// accepting, lets every room commit what it holds and close its sockets
+/// with 1001, and returns.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let shutdown = state.inner.shutdown.clone();
     axum::serve(
@@ -101,9 +409,9 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     .with_graceful_shutdown(shutdown.cancelled_owned())
     .await?;
     state.inner.rooms.wait_closed().await;
-    state.inner.connections.close();
+    state.inner.tasks.close();
     // The close frames are queued; give slow clients a moment to take them.
-    if tokio::time::timeout(Duration::from_secs(10), state.inner.connections.wait())
+    if tokio::time::timeout(Duration::from_secs(10), state.inner.tasks.wait())
         .await
         .is_err()
     {
@@ -112,17 +420,58 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     Ok(())
 }
 
+#[derive(Debug, Deserialize)]
+struct SyncQuery {
+    token: Option<String>,
+}
+
+/// `GET /sync/{resolution}`: authenticated before the upgrade (401), the
+/// resolution must exist (404), and the connection gets the access the
+/// resolution's rules give its account.
 async fn sync_document(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<SyncQuery>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let document = DocumentId::parse(&name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (token, source) = match query.token {
+        Some(token) => (token, TokenSource::Query),
+        None => token_from_headers(&headers).ok_or(ApiError::Unauthorized)?,
+    };
+    if source == TokenSource::Cookie && !same_origin(&headers) {
+        return Err(ApiError::forbidden(
+            "a cookie-authenticated websocket must come from this site",
+        ));
+    }
+    let (session, account) = state.authenticate(&token).await?;
+    let resolution_id = ResolutionId(name);
+    let resolution = state.directory().resolution(&resolution_id).await?;
+    let document = resolution
+        .id
+        .document()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let slot = state.take_connection_slot(&account.id)?;
+    let delegation_name = match &account.delegation_id {
+        Some(id) => Some(state.directory().delegation(id).await?.name),
+        None => None,
+    };
+    let identity = Arc::new(Identity {
+        account: account.id.clone(),
+        session: session.id.clone(),
+        name: account.name.clone(),
+        role: account.role,
+        delegation: account.delegation_id.clone(),
+        delegation_name,
+        expires_at: session.expires_at,
+    });
+    let policy = access_policy(resolution);
+    let access = policy(&identity);
     let connection = ConnectionId(state.inner.next_connection.fetch_add(1, Ordering::Relaxed));
     let membership = state
         .inner
         .rooms
-        .join(&document, connection, Access::ReadWrite)
+        .join(&document, connection, identity.clone(), access)
         .await
         .map_err(|error| match error {
             JoinError::LoadFailed => {
@@ -130,16 +479,50 @@ async fn sync_document(
             }
             JoinError::ShuttingDown | JoinError::Busy => ApiError::Unavailable(error.to_string()),
         })?;
+    // The phase may have changed between the read above and the join; the
+    // room applies any later change itself, so one fresh read closes the gap.
+    let fresh = state.directory().resolution(&resolution_id).await?;
+    let fresh_access = access_policy(fresh)(&identity);
+    if fresh_access != access {
+        state
+            .inner
+            .rooms
+            .set_access(&document, connection, fresh_access)
+            .await;
+    }
     let config = state.inner.config.connection.clone();
+    let limits = RateLimits {
+        connection: Some(RateLimiter::direct(quota(
+            state.inner.config.limits.sync_messages_per_second,
+            state.inner.config.limits.sync_burst,
+        ))),
+        account: Some((state.inner.sync_limiter.clone(), account.id.clone())),
+    };
     let metrics = state.inner.metrics.clone();
-    let token = state.inner.connections.token();
+    let token = state.inner.tasks.token();
     Ok(upgrade
         .max_message_size(config.max_frame_bytes)
         .max_frame_size(config.max_frame_bytes)
         .on_upgrade(move |socket| async move {
             let _token = token;
-            connection::run(socket, membership, config, metrics).await;
+            let _slot = slot;
+            connection::run(socket, membership, Some(identity), limits, config, metrics).await;
         }))
+}
+
+/// Whether the request's `Origin` is this server (a browser's websocket to
+/// us, not one opened by another site riding on our cookie).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
+        // Not a browser (browsers always send Origin on websockets).
+        (None, _) => true,
+        _ => false,
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -148,8 +531,7 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state
-        .inner
-        .store
+        .store()
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
@@ -167,4 +549,42 @@ async fn metrics(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_websockets_must_come_from_this_site() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "127.0.0.1:8080".parse().expect("header"));
+        assert!(same_origin(&headers), "no Origin: not a browser");
+        headers.insert(
+            header::ORIGIN,
+            "http://127.0.0.1:8080".parse().expect("header"),
+        );
+        assert!(same_origin(&headers));
+        headers.insert(
+            header::ORIGIN,
+            "https://evil.example".parse().expect("header"),
+        );
+        assert!(!same_origin(&headers));
+    }
+
+    #[test]
+    fn the_openapi_document_lists_the_scripting_contract() {
+        let openapi = serde_json::to_value(openapi()).expect("serialises");
+        let paths = openapi["paths"].as_object().expect("paths");
+        for path in [
+            "/api/auth/login",
+            "/api/meetings",
+            "/api/meetings/{id}/delegations",
+            "/api/users",
+            "/api/meetings/{id}/resolutions",
+            "/api/resolutions/{id}/phase",
+        ] {
+            assert!(paths.contains_key(path), "{path} is documented");
+        }
+    }
 }

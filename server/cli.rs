@@ -12,7 +12,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, AppState};
+use crate::auth::Role;
+use crate::auth::routes::NewUser;
 use crate::config::{self, Config};
+use crate::ids::DelegationId;
 use crate::store;
 
 /// Plenary: co-drafting, amendment and adoption of resolutions, in real time.
@@ -31,6 +34,36 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `plenary user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password comes from `PLENARY_PASSWORD`, or is
+    /// asked for on the terminal.
+    Add(UserAddArgs),
+}
+
+/// `plenary user add`.
+#[derive(Debug, Clone, Args)]
+pub struct UserAddArgs {
+    /// Sign-in address.
+    #[arg(long)]
+    pub email: String,
+    /// Name shown to others.
+    #[arg(long)]
+    pub name: String,
+    /// secretariat, chair, delegate or observer.
+    #[arg(long)]
+    pub role: String,
+    /// The delegation's id (for a delegate).
+    #[arg(long)]
+    pub delegation: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// Where the data lives.
@@ -74,6 +107,28 @@ pub struct ServeArgs {
     /// Frames that may wait for a slow connection before it is closed (1013).
     #[arg(long, env = "PLENARY_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
+    /// On an empty database, set up a demo meeting with an account per role.
+    #[arg(long, env = "PLENARY_DEMO")]
+    pub demo: bool,
+    /// On an empty database, create this secretariat account (with
+    /// `PLENARY_ADMIN_PASSWORD`).
+    #[arg(long, env = "PLENARY_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Days a sign-in lasts.
+    #[arg(long, env = "PLENARY_SESSION_DAYS", default_value_t = 14)]
+    pub session_days: u64,
+    /// Mark the session cookie Secure (when served over HTTPS).
+    #[arg(long, env = "PLENARY_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Websocket connections one account may hold at once.
+    #[arg(long, env = "PLENARY_CONNECTIONS_PER_ACCOUNT", default_value_t = 64)]
+    pub connections_per_account: usize,
+    /// API requests per second per account (bursts of five times as many).
+    #[arg(long, env = "PLENARY_API_RATE", default_value_t = 20)]
+    pub api_rate: u32,
+    /// Websocket frames per second per connection and per account (bursts of ten times as many).
+    #[arg(long, env = "PLENARY_SYNC_RATE", default_value_t = 200)]
+    pub sync_rate: u32,
 }
 
 impl ServeArgs {
@@ -85,6 +140,18 @@ impl ServeArgs {
         config.room.idle_unload = Duration::from_secs(self.idle_unload_secs);
         config.room.outbound_queue = self.outbound_queue.max(1);
         config.connection.max_frame_bytes = self.max_frame_bytes;
+        config.session_lifetime = Duration::from_secs(self.session_days.clamp(1, 365) * 24 * 3600);
+        config.secure_cookies = self.secure_cookies;
+        config.limits.connections_per_account = self.connections_per_account.max(1);
+        config.limits.api_per_second = self.api_rate.max(1);
+        config.limits.api_burst = self.api_rate.max(1).saturating_mul(5);
+        config.limits.sync_messages_per_second = self.sync_rate.max(1);
+        config.limits.sync_burst = self.sync_rate.max(1).saturating_mul(10);
+        if let Some(email) = &self.admin_email {
+            let password = std::env::var("PLENARY_ADMIN_PASSWORD")
+                .context("PLENARY_ADMIN_EMAIL is set: PLENARY_ADMIN_PASSWORD must be too")?;
+            config.admin = Some((email.clone(), password));
+        }
         Ok(config)
     }
 }
@@ -104,7 +171,125 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::User(UserCommand::Add(args)) => add_user(args).await,
     }
+}
+
+async fn add_user(args: UserAddArgs) -> anyhow::Result<()> {
+    let role = Role::parse(&args.role).with_context(|| {
+        format!(
+            "--role {}: one of secretariat, chair, delegate, observer",
+            args.role
+        )
+    })?;
+    let password = match std::env::var("PLENARY_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => ask_password()?,
+    };
+    let database = store::open(&args.database.url()?)
+        .await
+        .context("opening the database")?;
+    let config = Config::new(([127, 0, 0, 1], 0).into(), args.database.url()?);
+    let state = AppState::new(config, database, CancellationToken::new());
+    let account = crate::auth::routes::create_account(
+        &state,
+        NewUser {
+            email: args.email,
+            name: args.name,
+            password,
+            role,
+            delegation_id: args.delegation.map(DelegationId),
+        },
+        None,
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
+    println!(
+        "created {} {} ({})",
+        account.role.as_str(),
+        account.email,
+        account.id
+    );
+    Ok(())
+}
+
+fn ask_password() -> anyhow::Result<String> {
+    use std::io::BufRead;
+    eprint!(
+        "Password for the new account (it will be shown as you type; or set PLENARY_PASSWORD): "
+    );
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// First start on an empty database: the admin account from the
+/// environment, the demo, or a one-time setup link. Prints what a person
+/// needs (credentials, the link) on standard output, never in the log.
+pub async fn bootstrap(
+    state: &AppState,
+    demo: bool,
+    address: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    if state.directory().count_accounts().await? > 0 {
+        if demo {
+            tracing::warn!("--demo ignored: the database is not empty");
+        }
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Some((email, password)) = &state.config().admin {
+        crate::auth::routes::create_account(
+            state,
+            NewUser {
+                email: email.clone(),
+                name: "Secretariat".into(),
+                password: password.clone(),
+                role: Role::Secretariat,
+                delegation_id: None,
+            },
+            None,
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("creating the secretariat account {email}: {error}"))?;
+        writeln!(stdout, "created the secretariat account {email}")?;
+    }
+    if demo {
+        let demo = crate::demo::seed(state, state.config().admin.is_none())
+            .await
+            .map_err(|error| anyhow::anyhow!("setting up the demo: {error}"))?;
+        writeln!(
+            stdout,
+            "demo meeting set up: http://{address}/meetings/{}",
+            demo.meeting
+        )?;
+        writeln!(
+            stdout,
+            "demo accounts (these passwords are shown only now):"
+        )?;
+        for account in &demo.accounts {
+            let role = match &account.delegation {
+                Some(delegation) => format!("{} ({delegation})", account.role.as_str()),
+                None => account.role.as_str().to_owned(),
+            };
+            writeln!(
+                stdout,
+                "  {role:<22} {:<28} {}",
+                account.email, account.password
+            )?;
+        }
+    } else if state.config().admin.is_none() {
+        let token = state.open_setup();
+        writeln!(
+            stdout,
+            "first run: create the secretariat account at http://{address}/setup#{token}"
+        )?;
+    }
+    stdout.flush()?;
+    Ok(())
 }
 
 /// `plenary serve`: prints `plenary listening on http://ADDRESS` as its first
@@ -127,6 +312,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let state = AppState::new(config, store, shutdown);
+    bootstrap(&state, args.demo, address).await?;
     app::serve(listener, state).await.context("serving")?;
     tracing::info!("stopped");
     Ok(())

@@ -74,6 +74,76 @@ impl fmt::Debug for DocumentId {
     }
 }
 
+/// Length of the random identifiers of meetings, delegations, resolutions
+/// and accounts: 16 characters of base 62, about 95 bits.
+pub const RANDOM_ID_LEN: usize = 16;
+
+/// A fresh random identifier, URL-safe (and so a valid [`DocumentId`]).
+pub fn random_id() -> String {
+    use rand::RngExt;
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::rng();
+    (0..RANDOM_ID_LEN)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(transparent)]
+        #[schema(value_type = String)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// A fresh random id.
+            pub fn generate() -> Self {
+                Self(random_id())
+            }
+
+            /// The id as stored and as used in URLs.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// An account (a person who signs in).
+    AccountId
+);
+string_id!(
+    /// A meeting of the network.
+    MeetingId
+);
+string_id!(
+    /// A delegation (a country's parliament) at a meeting.
+    DelegationId
+);
+string_id!(
+    /// A resolution; also the name of its live document.
+    ResolutionId
+);
+string_id!(
+    /// A sign-in session.
+    SessionId
+);
+
+impl ResolutionId {
+    /// The live document holding this resolution's body.
+    pub fn document(&self) -> Result<DocumentId, InvalidDocumentId> {
+        DocumentId::parse(&self.0)
+    }
+}
+
 /// Position of an update in a document's log. The first update is 1; 0 means
 /// "nothing yet" (a snapshot through 0 holds no update).
 #[derive(
@@ -107,6 +177,14 @@ impl fmt::Display for ConnectionId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_ids_are_valid_document_names() {
+        let id = ResolutionId::generate();
+        assert_eq!(id.as_str().len(), RANDOM_ID_LEN);
+        assert!(id.document().is_ok());
+        assert_ne!(id, ResolutionId::generate());
+    }
 
     #[test]
     fn document_ids_are_url_safe() {

@@ -2,19 +2,31 @@
 //! resolutions in real time, then amend, vote on and adopt them.
 //!
 //! Modules, in dependency order:
-//! - [`ids`]: newtype identifiers (documents, log sequences, connections).
-//! - [`store`]: persistence; the [`store::Store`] trait, SQLite and PostgreSQL.
+//! - [`ids`]: newtype identifiers (documents, log sequences, connections,
+//!   accounts, meetings, delegations, resolutions, sessions).
+//! - [`auth`], [`meetings`], [`resolutions`], [`audit`]: the domain, its
+//!   rules as plain functions, each with its HTTP routes in `routes.rs`.
+//! - [`store`]: persistence; the [`store::Store`] (documents) and
+//!   [`store::directory::Directory`] (records) traits, SQLite and PostgreSQL.
 //! - [`sync`]: live documents over the y-websocket protocol (frames,
 //!   awareness, the per-document task, connections).
+//! - [`document`]: the body's schema, read into a neutral tree of blocks.
+//! - [`demo`]: the demo meeting of `plenary serve --demo`.
 //! - [`error`]: the HTTP error type (problem+json).
 //! - [`config`]: the server's configuration.
 //! - [`app`]: the router and `serve`.
 //! - [`cli`]: the command line.
 
 pub mod app;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
+pub mod document;
 pub mod error;
 pub mod ids;
+pub mod meetings;
+pub mod resolutions;
 pub mod store;
 pub mod sync;

@@ -6,6 +6,7 @@
 //! transaction. SQL lives only in the backends ([`sqlite`], [`postgres`]),
 //! each with its own migrations under `migrations/`.
 
+pub mod directory;
 pub mod faults;
 pub mod postgres;
 pub mod sqlite;
@@ -20,6 +21,18 @@ use crate::ids::{DocumentId, Seq};
 
 /// A shared handle on whichever store the server runs on.
 pub type DynStore = Arc<dyn Store>;
+
+/// A shared handle on the records of whichever database the server runs on.
+pub type DynDirectory = Arc<dyn directory::Directory>;
+
+/// Both halves of one database: the live documents' log, and the records.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Documents: snapshots and update logs.
+    pub documents: DynStore,
+    /// Meetings, delegations, accounts, sessions, resolutions, audit.
+    pub directory: DynDirectory,
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -141,11 +154,23 @@ impl Backend {
 }
 
 /// Opens the database at `url`, applies the migrations this binary carries,
-/// and returns the store.
-pub async fn open(url: &str) -> Result<DynStore, StoreError> {
+/// and returns both of its halves.
+pub async fn open(url: &str) -> Result<Database, StoreError> {
     match Backend::of_url(url) {
-        Some(Backend::Sqlite) => Ok(Arc::new(sqlite::SqliteStore::open(url).await?)),
-        Some(Backend::Postgres) => Ok(Arc::new(postgres::PostgresStore::open(url).await?)),
+        Some(Backend::Sqlite) => {
+            let store = Arc::new(sqlite::SqliteStore::open(url).await?);
+            Ok(Database {
+                documents: store.clone(),
+                directory: store,
+            })
+        }
+        Some(Backend::Postgres) => {
+            let store = Arc::new(postgres::PostgresStore::open(url).await?);
+            Ok(Database {
+                documents: store.clone(),
+                directory: store,
+            })
+        }
         None => Err(StoreError::Database(sqlx::Error::Configuration(
             "the database URL must start with sqlite:// or postgres://".into(),
         ))),

@@ -164,3 +164,6 @@ impl Store for PostgresStore {
         Ok(())
     }
 }
+
+use super::directory::imports::*;
+super::directory::impl_directory!(PostgresStore, sqlx::postgres::PgRow);

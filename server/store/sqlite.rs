@@ -158,3 +158,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 }
+
+use super::directory::imports::*;
+super::directory::impl_directory!(SqliteStore, sqlx::sqlite::SqliteRow);

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::ids::ConnectionId;
 use crate::sync::protocol::AwarenessEntry;
+use crate::sync::room::Identity;
 
 /// How long a state lives without renewal (y-protocols `outdatedTimeout`).
 pub const OUTDATED_TIMEOUT: Duration = Duration::from_secs(30);
@@ -183,9 +184,123 @@ impl Awareness {
     }
 }
 
+/// Writes the identity the server knows into each state's `user` field,
+/// whatever the client claimed: `{name, delegation, role, account, color}`.
+/// The client's `user.color` is kept when it is a CSS hex colour (cosmetic);
+/// otherwise one is derived from the account. A state that is not a JSON
+/// object is dropped: presence states are objects.
+pub fn stamp_identity(entries: Vec<AwarenessEntry>, identity: &Identity) -> Vec<AwarenessEntry> {
+    entries
+        .into_iter()
+        .filter_map(|mut entry| {
+            let Some(json) = entry.state.as_deref() else {
+                return Some(entry);
+            };
+            let Ok(serde_json::Value::Object(mut state)) = serde_json::from_str(json) else {
+                return None;
+            };
+            let color = state
+                .get("user")
+                .and_then(|user| user.get("color"))
+                .and_then(|color| color.as_str())
+                .filter(|color| is_hex_color(color))
+                .map(str::to_owned)
+                .unwrap_or_else(|| color_of(identity.account.as_str()));
+            state.insert(
+                "user".into(),
+                serde_json::json!({
+                    "name": identity.name,
+                    "delegation": identity.delegation_name,
+                    "role": identity.role,
+                    "account": identity.account,
+                    "color": color,
+                }),
+            );
+            entry.state = Some(serde_json::Value::Object(state).to_string());
+            Some(entry)
+        })
+        .collect()
+}
+
+fn is_hex_color(color: &str) -> bool {
+    color.len() <= 9
+        && color.strip_prefix('#').is_some_and(|hex| {
+            matches!(hex.len(), 3 | 4 | 6 | 8) && hex.chars().all(|c| c.is_ascii_hexdigit())
+        })
+}
+
+/// A stable, readable colour for an account (for cursors and presence).
+pub fn color_of(account: &str) -> String {
+    const PALETTE: [&str; 10] = [
+        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+        "#ff7f0e", "#393b79",
+    ];
+    let hash = account.bytes().fold(0u32, |hash, byte| {
+        hash.wrapping_mul(31).wrapping_add(u32::from(byte))
+    });
+    PALETTE[hash as usize % PALETTE.len()].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn identity() -> Identity {
+        Identity {
+            account: crate::ids::AccountId("acc1".into()),
+            session: crate::ids::SessionId("s1".into()),
+            name: "Ana Souza".into(),
+            role: crate::auth::Role::Delegate,
+            delegation: Some(crate::ids::DelegationId("br".into())),
+            delegation_name: Some("Brazil".into()),
+            expires_at: i64::MAX,
+        }
+    }
+
+    #[test]
+    fn the_server_writes_who_you_are() {
+        let claimed = AwarenessEntry {
+            client: 5,
+            clock: 1,
+            state: Some(r##"{"user":{"name":"The Chair","role":"chair","color":"#abcdef"},"cursor":{"anchor":1}}"##.into()),
+        };
+        let stamped = stamp_identity(vec![claimed], &identity());
+        let state: serde_json::Value =
+            serde_json::from_str(stamped[0].state.as_deref().expect("state")).expect("json");
+        assert_eq!(state["user"]["name"], "Ana Souza");
+        assert_eq!(state["user"]["role"], "delegate");
+        assert_eq!(state["user"]["delegation"], "Brazil");
+        assert_eq!(state["user"]["color"], "#abcdef");
+        assert_eq!(state["cursor"]["anchor"], 1);
+        let odd = AwarenessEntry {
+            client: 5,
+            clock: 2,
+            state: Some("[1,2]".into()),
+        };
+        assert!(stamp_identity(vec![odd], &identity()).is_empty());
+        let removed = AwarenessEntry {
+            client: 5,
+            clock: 3,
+            state: None,
+        };
+        assert_eq!(
+            stamp_identity(vec![removed.clone()], &identity()),
+            vec![removed]
+        );
+        let bad_color = AwarenessEntry {
+            client: 5,
+            clock: 4,
+            state: Some(r#"{"user":{"color":"red;x"}}"#.into()),
+        };
+        let stamped = stamp_identity(vec![bad_color], &identity());
+        assert!(
+            stamped[0]
+                .state
+                .as_deref()
+                .expect("state")
+                .contains(&color_of("acc1"))
+        );
+    }
 
     const LIMITS: AwarenessLimits = AwarenessLimits {
         clients_per_connection: 2,

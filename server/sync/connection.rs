@@ -14,8 +14,10 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Metrics;
+use super::awareness::stamp_identity;
 use super::crdt::{decode_state_vector, decode_update};
 use super::protocol::{self, FrameError};
+use super::room::Identity;
 use super::room::{CloseReason, Inbound, Membership, Outbound, RoomLink, close};
 
 /// Tunables of every connection.
@@ -39,6 +41,31 @@ impl Default for ConnectionConfig {
     }
 }
 
+/// Limits on how fast one connection (and its account, across all its
+/// connections) may send. A client over the limit is slowed down, not cut
+/// off: its frames wait, so TCP pushes back on it.
+#[derive(Debug, Default)]
+pub struct RateLimits {
+    /// This connection's budget.
+    pub connection: Option<governor::DefaultDirectRateLimiter>,
+    /// The account's budget, shared by its connections.
+    pub account: Option<(
+        Arc<governor::DefaultKeyedRateLimiter<crate::ids::AccountId>>,
+        crate::ids::AccountId,
+    )>,
+}
+
+impl RateLimits {
+    async fn wait(&self) {
+        if let Some(limiter) = &self.connection {
+            limiter.until_ready().await;
+        }
+        if let Some((limiter, account)) = &self.account {
+            limiter.until_key_ready(account).await;
+        }
+    }
+}
+
 /// Frames written before one flush: enough to batch a burst, few enough to
 /// keep latency low.
 const WRITE_BATCH: usize = 64;
@@ -47,6 +74,8 @@ const WRITE_BATCH: usize = 64;
 pub async fn run<S>(
     socket: S,
     membership: Membership,
+    identity: Option<Arc<Identity>>,
+    limits: RateLimits,
     config: ConnectionConfig,
     metrics: Arc<Metrics>,
 ) where
@@ -61,7 +90,7 @@ pub async fn run<S>(
     let (mut sink, mut stream) = socket.split();
     let reason = {
         let writer = write_frames(&mut sink, &mut outbound, &mut kill, config.ping_interval);
-        let reader = read_frames(&mut stream, &room, &config);
+        let reader = read_frames(&mut stream, &room, identity.as_deref(), &limits, &config);
         tokio::select! {
             reason = writer => reason,
             reason = reader => reason,
@@ -158,6 +187,8 @@ where
 async fn read_frames<R>(
     stream: &mut R,
     room: &RoomLink,
+    identity: Option<&Identity>,
+    limits: &RateLimits,
     config: &ConnectionConfig,
 ) -> Option<CloseReason>
 where
@@ -177,7 +208,8 @@ where
         };
         match message {
             Message::Binary(frame) => {
-                let inbound = match decode(&frame) {
+                limits.wait().await;
+                let inbound = match decode(&frame, identity) {
                     Ok(inbound) => inbound,
                     Err(reason) => {
                         tracing::info!(connection = %room.connection(), document = %room.document(), code = reason.code, reason = %reason.reason, "malformed frame");
@@ -224,7 +256,8 @@ fn read_error(error: axum::Error, config: &ConnectionConfig) -> Option<CloseReas
 
 /// Decodes a frame into what the room needs, refusing it whole if any part
 /// of it is malformed.
-pub fn decode(frame: &Bytes) -> Result<Vec<Inbound>, CloseReason> {
+/// With an identity, awareness states carry it (see [`stamp_identity`]).
+pub fn decode(frame: &Bytes, identity: Option<&Identity>) -> Result<Vec<Inbound>, CloseReason> {
     let messages = protocol::decode_frame(frame).map_err(|error| match error {
         FrameError::AwarenessJson => CloseReason::new(close::INVALID_PAYLOAD, error.to_string()),
         _ => CloseReason::new(close::PROTOCOL_ERROR, error.to_string()),
@@ -244,7 +277,13 @@ pub fn decode(frame: &Bytes) -> Result<Vec<Inbound>, CloseReason> {
                 let update = decode_update(&raw).map_err(invalid)?;
                 inbound.push(Inbound::Update { raw, update });
             }
-            protocol::Message::Awareness(entries) => inbound.push(Inbound::Awareness(entries)),
+            protocol::Message::Awareness(entries) => {
+                let entries = match identity {
+                    Some(identity) => stamp_identity(entries, identity),
+                    None => entries,
+                };
+                inbound.push(Inbound::Awareness(entries));
+            }
             protocol::Message::QueryAwareness => inbound.push(Inbound::QueryAwareness),
             protocol::Message::Auth { .. } => {}
         }

@@ -38,7 +38,8 @@ use yrs::{StateVector, Update};
 use super::awareness::{Awareness, AwarenessError, AwarenessLimits};
 use super::crdt::{self, Applied, Replica};
 use super::protocol::{self, AwarenessEntry};
-use crate::ids::{ConnectionId, DocumentId, Seq};
+use crate::auth::Role;
+use crate::ids::{AccountId, ConnectionId, DelegationId, DocumentId, Seq, SessionId};
 use crate::store::{DynStore, NewUpdate, StoreError};
 
 /// A websocket close code and reason, as documented in docs/protocol.md.
@@ -78,6 +79,51 @@ pub mod close {
     pub const INTERNAL_ERROR: u16 = 1011;
     /// The connection could not keep up with the document's traffic.
     pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// The account changed (role, delegation): reconnect to continue with the
+    /// new rights. Stock clients reconnect on it.
+    pub const SERVICE_RESTART: u16 = 1012;
+    /// The session ended (signed out, revoked, expired, account disabled).
+    /// In 4400–4499, so the y-websocket client does not reconnect.
+    pub const SESSION_ENDED: u16 = 4401;
+}
+
+/// Who is on a connection, as the server knows them (never as the client
+/// claims).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The account.
+    pub account: AccountId,
+    /// The session the connection came with.
+    pub session: SessionId,
+    /// The account's name.
+    pub name: String,
+    /// The account's role.
+    pub role: Role,
+    /// The delegation of a delegate.
+    pub delegation: Option<DelegationId>,
+    /// That delegation's name.
+    pub delegation_name: Option<String>,
+    /// When the session expires (unix milliseconds): the connection closes then.
+    pub expires_at: i64,
+}
+
+/// Decides each connection's access from its identity (the resolution's
+/// permission rules, applied to its current phase and sponsors).
+pub type AccessPolicy = Arc<dyn Fn(&Identity) -> Access + Send + Sync>;
+
+/// Picks connections by identity (a revoked session, a changed account).
+pub type IdentityFilter = Arc<dyn Fn(&Identity) -> bool + Send + Sync>;
+
+/// What a room reports to the rest of the application.
+#[derive(Debug, Clone)]
+pub enum RoomEvent {
+    /// A read-only connection tried to write (reported once per connection).
+    WriteRefused {
+        /// The document.
+        document: DocumentId,
+        /// Who tried.
+        identity: Arc<Identity>,
+    },
 }
 
 /// Whether a connection may change the document.
@@ -163,6 +209,7 @@ pub enum JoinError {
 enum Command {
     Join {
         connection: ConnectionId,
+        identity: Arc<Identity>,
         access: Access,
         outbound: mpsc::Sender<Outbound>,
         kill: oneshot::Sender<CloseReason>,
@@ -176,9 +223,11 @@ enum Command {
         messages: Vec<Inbound>,
     },
     SetAccess {
-        connection: Option<ConnectionId>,
+        connection: ConnectionId,
         access: Access,
     },
+    Reauthorize(AccessPolicy),
+    CloseWhere(IdentityFilter, CloseReason),
 }
 
 /// The registry of open rooms. Cheap to clone.
@@ -195,6 +244,7 @@ struct RoomsInner {
     shutdown: CancellationToken,
     generations: AtomicU64,
     metrics: Arc<super::Metrics>,
+    events: Option<mpsc::Sender<RoomEvent>>,
 }
 
 #[derive(Clone)]
@@ -236,7 +286,9 @@ impl std::fmt::Debug for Command {
             Command::Join { connection, .. } => write!(f, "Join({connection})"),
             Command::Leave { connection } => write!(f, "Leave({connection})"),
             Command::Messages { connection, .. } => write!(f, "Messages({connection})"),
-            Command::SetAccess { connection, .. } => write!(f, "SetAccess({connection:?})"),
+            Command::SetAccess { connection, .. } => write!(f, "SetAccess({connection})"),
+            Command::Reauthorize(_) => write!(f, "Reauthorize"),
+            Command::CloseWhere(_, reason) => write!(f, "CloseWhere({reason:?})"),
         }
     }
 }
@@ -293,6 +345,10 @@ impl Drop for RoomLink {
     }
 }
 
+/// What a read-only connection is told when it writes (or becomes read-only).
+pub const READ_ONLY_NOTICE: &str =
+    "read-only: you may not edit this resolution in its current phase";
+
 /// How many times a join retries when it meets a room that is unloading.
 const JOIN_ATTEMPTS: usize = 8;
 
@@ -310,6 +366,7 @@ impl Rooms {
         config: RoomConfig,
         shutdown: CancellationToken,
         metrics: Arc<super::Metrics>,
+        events: Option<mpsc::Sender<RoomEvent>>,
     ) -> Self {
         Self {
             inner: Arc::new(RoomsInner {
@@ -320,6 +377,7 @@ impl Rooms {
                 shutdown,
                 generations: AtomicU64::new(1),
                 metrics,
+                events,
             }),
         }
     }
@@ -330,6 +388,7 @@ impl Rooms {
         &self,
         document: &DocumentId,
         connection: ConnectionId,
+        identity: Arc<Identity>,
         access: Access,
     ) -> Result<Membership, JoinError> {
         for _ in 0..JOIN_ATTEMPTS {
@@ -342,6 +401,7 @@ impl Rooms {
             let (reply_tx, reply_rx) = oneshot::channel();
             let join = Command::Join {
                 connection,
+                identity: identity.clone(),
                 access,
                 outbound: outbound_tx,
                 kill: kill_tx,
@@ -370,21 +430,39 @@ impl Rooms {
         Err(JoinError::Busy)
     }
 
-    /// Changes the access of one connection, or of every connection, of an
-    /// open document. A closed document needs nothing: access is decided again
-    /// at each join.
+    /// Changes the access of one connection of an open document.
     pub async fn set_access(
         &self,
         document: &DocumentId,
-        connection: Option<ConnectionId>,
+        connection: ConnectionId,
         access: Access,
     ) {
-        let handle = self.lock().get(document).cloned();
-        if let Some(handle) = handle {
+        self.send(document, Command::SetAccess { connection, access })
+            .await;
+    }
+
+    /// Applies `policy` to every connection of `document` (now, and to those
+    /// that join later). A closed document needs nothing: access is decided
+    /// again at each join.
+    pub async fn reauthorize(&self, document: &DocumentId, policy: AccessPolicy) {
+        self.send(document, Command::Reauthorize(policy)).await;
+    }
+
+    /// Closes, in every open document, the connections `filter` picks.
+    pub async fn close_where(&self, filter: IdentityFilter, reason: CloseReason) {
+        let handles: Vec<RoomHandle> = self.lock().values().cloned().collect();
+        for handle in handles {
             let _ = handle
                 .commands
-                .send(Command::SetAccess { connection, access })
+                .send(Command::CloseWhere(filter.clone(), reason.clone()))
                 .await;
+        }
+    }
+
+    async fn send(&self, document: &DocumentId, command: Command) {
+        let handle = self.lock().get(document).cloned();
+        if let Some(handle) = handle {
+            let _ = handle.commands.send(command).await;
         }
     }
 
@@ -442,7 +520,10 @@ impl Rooms {
 }
 
 struct Member {
+    identity: Arc<Identity>,
     access: Access,
+    /// Whether a refused write was already reported for this connection.
+    refusal_reported: bool,
     outbound: mpsc::Sender<Outbound>,
     kill: Option<oneshot::Sender<CloseReason>>,
 }
@@ -515,6 +596,8 @@ struct Room {
     idle_since: Option<Instant>,
     /// Set when a failed apply may have left part of an update in the replica.
     needs_rebuild: bool,
+    /// The latest access policy, applied to connections that join after it.
+    policy: Option<AccessPolicy>,
     stopping: bool,
 }
 
@@ -541,6 +624,7 @@ impl Room {
             compaction: None,
             idle_since: Some(Instant::now()),
             needs_rebuild: false,
+            policy: None,
             stopping: false,
         }
     }
@@ -659,6 +743,7 @@ impl Room {
         match command {
             Command::Join {
                 connection,
+                identity,
                 access,
                 outbound,
                 kill,
@@ -671,10 +756,16 @@ impl Room {
                 if reply.send(Ok(())).is_err() {
                     return;
                 }
+                let access = self
+                    .policy
+                    .as_ref()
+                    .map_or(access, |policy| policy(&identity));
                 self.members.insert(
                     connection,
                     Member {
+                        identity,
                         access,
+                        refusal_reported: false,
                         outbound,
                         kill: Some(kill),
                     },
@@ -700,10 +791,35 @@ impl Room {
                 }
             }
             Command::SetAccess { connection, access } => {
-                for (id, member) in &mut self.members {
-                    if connection.is_none_or(|only| only == *id) {
-                        member.access = access;
+                if let Some(member) = self.members.get_mut(&connection) {
+                    member.access = access;
+                }
+            }
+            Command::Reauthorize(policy) => {
+                let mut now_read_only = Vec::new();
+                for (&connection, member) in &mut self.members {
+                    let access = policy(&member.identity);
+                    if access == Access::ReadOnly && member.access == Access::ReadWrite {
+                        now_read_only.push(connection);
                     }
+                    member.access = access;
+                }
+                self.policy = Some(policy);
+                // Tell them now, in the protocol's words, not at their next keystroke.
+                let notice = protocol::encode_permission_denied(READ_ONLY_NOTICE);
+                for connection in now_read_only {
+                    self.send_now(connection, notice.clone());
+                }
+            }
+            Command::CloseWhere(filter, reason) => {
+                let picked: Vec<ConnectionId> = self
+                    .members
+                    .iter()
+                    .filter(|(_, member)| filter(&member.identity))
+                    .map(|(&connection, _)| connection)
+                    .collect();
+                for connection in picked {
+                    self.close_member(connection, reason.clone());
                 }
             }
         }
@@ -743,15 +859,7 @@ impl Room {
             return;
         };
         if member.access == Access::ReadOnly {
-            self.rooms
-                .inner
-                .metrics
-                .refused_writes
-                .fetch_add(1, Ordering::Relaxed);
-            self.send_now(
-                connection,
-                protocol::encode_permission_denied("this document is read-only for you"),
-            );
+            self.refuse_write(connection);
             return;
         }
         let pending_bytes = self.staged.bytes + self.inflight.as_ref().map_or(0, |i| i.bytes);
@@ -783,6 +891,36 @@ impl Room {
                 self.needs_rebuild = true;
             }
         }
+    }
+
+    /// Refuses a write: never applied, stored or relayed; the client is told
+    /// with the protocol's permission-denied message, and the first refusal
+    /// of each connection goes to the audit log.
+    fn refuse_write(&mut self, connection: ConnectionId) {
+        self.rooms
+            .inner
+            .metrics
+            .refused_writes
+            .fetch_add(1, Ordering::Relaxed);
+        let Some(member) = self.members.get_mut(&connection) else {
+            return;
+        };
+        if !member.refusal_reported {
+            member.refusal_reported = true;
+            if let Some(events) = &self.rooms.inner.events {
+                let event = RoomEvent::WriteRefused {
+                    document: self.document.clone(),
+                    identity: member.identity.clone(),
+                };
+                if events.try_send(event).is_err() {
+                    tracing::warn!(%connection, "audit queue full; a refused write is counted but not logged");
+                }
+            }
+        }
+        self.send_now(
+            connection,
+            protocol::encode_permission_denied(READ_ONLY_NOTICE),
+        );
     }
 
     /// Rebuilds the replica from the store's view of it (the committed log
@@ -1064,6 +1202,22 @@ impl Room {
             .collect();
         for connection in closed {
             self.remove_member(connection);
+        }
+        let wall_clock = crate::store::now_millis();
+        let expired: Vec<ConnectionId> = self
+            .members
+            .iter()
+            .filter(|(_, member)| member.identity.expires_at <= wall_clock)
+            .map(|(&connection, _)| connection)
+            .collect();
+        for connection in expired {
+            self.close_member(
+                connection,
+                CloseReason::new(
+                    close::SESSION_ENDED,
+                    "your session has expired; sign in again",
+                ),
+            );
         }
         let idle = self
             .idle_since

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rand::{RngExt, SeedableRng};
 
-use crate::support::{Server, TestDb, YrsClient, seed};
+use crate::support::{Fixture, Server, TestDb, YrsClient, seed};
 use crate::test_both_dbs;
 
 const WRITERS: usize = 4;
@@ -23,6 +23,7 @@ async fn nothing_seen_is_lost_after_sigkill(db: TestDb) {
     let seed = seed("crash");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut server = Server::start(&db, &[]).await;
+    let room = Fixture::new(&server).await.room();
     let mut written: BTreeSet<String> = BTreeSet::new();
     let mut docs: Vec<(yrs::Doc, yrs::Doc)> = (0..WRITERS)
         .map(|_| (yrs::Doc::new(), yrs::Doc::new()))
@@ -31,7 +32,7 @@ async fn nothing_seen_is_lost_after_sigkill(db: TestDb) {
     for round in 0..ROUNDS {
         let mut writers = Vec::new();
         for (doc, mirror) in &docs {
-            writers.push(YrsClient::reconnect(&server, "doc", doc.clone(), mirror.clone()).await);
+            writers.push(YrsClient::reconnect(&server, &room, doc.clone(), mirror.clone()).await);
         }
         let kill_after = Duration::from_millis(rng.random_range(100..800));
         let deadline = tokio::time::Instant::now() + kill_after;
@@ -59,7 +60,7 @@ async fn nothing_seen_is_lost_after_sigkill(db: TestDb) {
         );
 
         server.restart().await;
-        let fresh = YrsClient::connect(&server, "doc").await;
+        let fresh = YrsClient::connect(&server, &room).await;
         let stored = tokens(&fresh.text("t"));
         let lost: Vec<&String> = seen.difference(&stored).collect();
         assert!(
@@ -76,10 +77,10 @@ async fn nothing_seen_is_lost_after_sigkill(db: TestDb) {
     // The writers reconnect with their documents: every update arrives.
     let mut writers = Vec::new();
     for (doc, mirror) in &docs {
-        writers.push(YrsClient::reconnect(&server, "doc", doc.clone(), mirror.clone()).await);
+        writers.push(YrsClient::reconnect(&server, &room, doc.clone(), mirror.clone()).await);
     }
     let everything = writers[0].text("t");
-    let fresh = YrsClient::connect(&server, "doc").await;
+    let fresh = YrsClient::connect(&server, &room).await;
     fresh
         .wait_for("every writer's edits", |c| {
             tokens(&c.text("t")).is_superset(&written)

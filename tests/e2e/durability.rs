@@ -9,7 +9,7 @@ use plenary::ids::DocumentId;
 use plenary::store::faults::FaultyStore;
 use plenary::sync::room::close;
 
-use crate::support::{InProcess, TestDb, YrsClient};
+use crate::support::{Fixture, InProcess, TestDb, YrsClient};
 use crate::test_both_dbs;
 
 async fn start(db: &TestDb) -> (InProcess, FaultyStore) {
@@ -17,15 +17,18 @@ async fn start(db: &TestDb) -> (InProcess, FaultyStore) {
 }
 
 async fn start_with(db: &TestDb, config: plenary::config::Config) -> (InProcess, FaultyStore) {
-    let faulty = FaultyStore::new(db.store().await);
-    let server = InProcess::start(Arc::new(faulty.clone()), config).await;
+    let mut database = db.database().await;
+    let faulty = FaultyStore::new(database.documents.clone());
+    database.documents = Arc::new(faulty.clone());
+    let server = InProcess::start(database, config).await;
     (server, faulty)
 }
 
 async fn nothing_is_seen_before_it_is_committed_and_commits_are_grouped(db: TestDb) {
     let (server, store) = start(&db).await;
-    let writer = YrsClient::connect(&server, "doc").await;
-    let reader = YrsClient::connect(&server, "doc").await;
+    let room = Fixture::new(&server).await.room();
+    let writer = YrsClient::connect(&server, &room).await;
+    let reader = YrsClient::connect(&server, &room).await;
 
     store.stall(true);
     writer.append("t", "one ");
@@ -37,10 +40,7 @@ async fn nothing_is_seen_before_it_is_committed_and_commits_are_grouped(db: Test
     writer.set_awareness(1, Some(r#"{"user":{"name":"Writer"}}"#));
     reader
         .wait_for("the writer's presence", |c| {
-            c.awareness()
-                .values()
-                .flatten()
-                .any(|s| s.contains("Writer"))
+            c.awareness().contains_key(&writer.client_id)
         })
         .await;
     assert_eq!(
@@ -75,10 +75,16 @@ async fn nothing_is_seen_before_it_is_committed_and_commits_are_grouped(db: Test
     let stored = db
         .store()
         .await
-        .load_document(&DocumentId::parse("doc").expect("id"))
+        .load_document(
+            &DocumentId::parse(&room[..room.find('?').unwrap_or(room.len())]).expect("id"),
+        )
         .await
         .expect("load");
-    assert_eq!(stored.updates.len(), 3);
+    assert_eq!(
+        stored.updates.len(),
+        1 + 3,
+        "the skeleton and the three updates"
+    );
 }
 test_both_dbs!(
     nothing_is_seen_before_it_is_committed_and_commits_are_grouped,
@@ -88,9 +94,10 @@ test_both_dbs!(
 
 async fn a_failed_commit_closes_the_document_and_relays_nothing(db: TestDb) {
     let (server, store) = start(&db).await;
-    let writer = YrsClient::connect(&server, "doc").await;
+    let room = Fixture::new(&server).await.room();
+    let writer = YrsClient::connect(&server, &room).await;
     writer.append("t", "saved ");
-    let reader = YrsClient::connect(&server, "doc").await;
+    let reader = YrsClient::connect(&server, &room).await;
     reader
         .wait_for("the saved text", |c| c.mirror_text("t") == "saved ")
         .await;
@@ -108,9 +115,9 @@ async fn a_failed_commit_closes_the_document_and_relays_nothing(db: TestDb) {
 
     // The writer still has its edit; reconnecting sends it again.
     store.fail_appends(false);
-    let writer = YrsClient::connect_doc(&server, "doc", writer.doc.clone()).await;
+    let writer = YrsClient::connect_doc(&server, &room, writer.doc.clone()).await;
     writer.wait_synced().await;
-    let fresh = YrsClient::connect(&server, "doc").await;
+    let fresh = YrsClient::connect(&server, &room).await;
     fresh
         .wait_for("the resent edit", |c| c.text("t") == "saved lost?")
         .await;
@@ -126,8 +133,9 @@ async fn a_failed_load_refuses_and_never_overwrites(db: TestDb) {
     let mut config = InProcess::config();
     config.room.idle_unload = Duration::ZERO;
     let (server, store) = start_with(&db, config).await;
+    let room = Fixture::new(&server).await.room();
     {
-        let writer = YrsClient::connect(&server, "doc").await;
+        let writer = YrsClient::connect(&server, &room).await;
         writer.append("t", "Recalling the Palermo Protocol");
         writer
             .wait_for("the commit", |c| {
@@ -148,7 +156,7 @@ async fn a_failed_load_refuses_and_never_overwrites(db: TestDb) {
     .expect("the idle document unloads");
 
     store.fail_loads(true);
-    let url = format!("{}/doc", crate::support::Endpoint::ws_url(&server));
+    let url = format!("{}/{room}", crate::support::Endpoint::ws_url(&server));
     let refused = tokio_tungstenite::connect_async(url.as_str()).await;
     match refused {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
@@ -157,7 +165,7 @@ async fn a_failed_load_refuses_and_never_overwrites(db: TestDb) {
         other => panic!("expected a 503 refusal, got {other:?}"),
     }
     store.fail_loads(false);
-    let reader = YrsClient::connect(&server, "doc").await;
+    let reader = YrsClient::connect(&server, &room).await;
     assert_eq!(reader.text("t"), "Recalling the Palermo Protocol");
     server.stop().await;
 }
@@ -169,8 +177,9 @@ test_both_dbs!(
 
 async fn shutdown_commits_what_is_pending_and_says_going_away(db: TestDb) {
     let (server, store) = start(&db).await;
-    let writer = YrsClient::connect(&server, "doc").await;
-    let reader = YrsClient::connect(&server, "doc").await;
+    let room = Fixture::new(&server).await.room();
+    let writer = YrsClient::connect(&server, &room).await;
+    let reader = YrsClient::connect(&server, &room).await;
     store.stall(true);
     writer.append("t", "Adopted at the last minute");
     store.wait_attempts(1).await;
@@ -182,7 +191,7 @@ async fn shutdown_commits_what_is_pending_and_says_going_away(db: TestDb) {
     assert_eq!(writer.wait_closed().await.0, close::GOING_AWAY);
     assert_eq!(reader.mirror_text("t"), "Adopted at the last minute");
     let (server, _) = start(&db).await;
-    let fresh = YrsClient::connect(&server, "doc").await;
+    let fresh = YrsClient::connect(&server, &room).await;
     assert_eq!(fresh.text("t"), "Adopted at the last minute");
     server.stop().await;
 }
@@ -198,11 +207,12 @@ async fn a_client_that_does_not_read_is_closed_not_skipped() {
     let mut config = InProcess::config();
     config.room.outbound_queue = 16;
     let (server, _) = start_with(&db, config).await;
+    let room = Fixture::new(&server).await.room();
     // A raw socket that never reads: once the kernel's buffers are full, its
     // queue in the server fills too.
-    let stuck = crate::support::raw_socket_small_buffer(&server, "doc").await;
-    let writer = YrsClient::connect(&server, "doc").await;
-    let reader = YrsClient::connect(&server, "doc").await;
+    let stuck = crate::support::raw_socket_small_buffer(&server, &room).await;
+    let writer = YrsClient::connect(&server, &room).await;
+    let reader = YrsClient::connect(&server, &room).await;
     let chunk = "x".repeat(32 * 1024);
     // One update per commit (each waits for its echo), so each is a frame of
     // its own and the readers that keep up never hold more than one.
@@ -234,8 +244,9 @@ async fn an_idle_document_unloads_and_reloads_whole() {
     let mut config = InProcess::config();
     config.room.idle_unload = Duration::ZERO;
     let (server, _) = start_with(&db, config).await;
+    let room = Fixture::new(&server).await.room();
     for round in 0..3 {
-        let client = YrsClient::connect(&server, "doc").await;
+        let client = YrsClient::connect(&server, &room).await;
         assert_eq!(client.text("t").len(), round * 6);
         client.append("t", "round;");
         client
@@ -261,7 +272,8 @@ async fn an_idle_document_unloads_and_reloads_whole() {
 async fn a_retransmitted_update_is_stored_once() {
     let db = TestDb::sqlite();
     let (server, store) = start(&db).await;
-    let client = YrsClient::connect(&server, "doc").await;
+    let room = Fixture::new(&server).await.room();
+    let client = YrsClient::connect(&server, &room).await;
     let update = {
         use yrs::{Text, Transact};
         let text = client.doc.get_or_insert_text("t");
@@ -284,13 +296,15 @@ async fn a_retransmitted_update_is_stored_once() {
     let stored = db
         .store()
         .await
-        .load_document(&DocumentId::parse("doc").expect("id"))
+        .load_document(
+            &DocumentId::parse(&room[..room.find('?').unwrap_or(room.len())]).expect("id"),
+        )
         .await
         .expect("load");
     assert_eq!(
         stored.updates.len(),
-        2,
-        "one row per change, none for the repeats"
+        3,
+        "the skeleton, then one row per change, none for the repeats"
     );
     server.stop().await;
 }

@@ -6,7 +6,7 @@ use plenary::ids::{DocumentId, Seq};
 use plenary::store::{DynStore, NewUpdate};
 
 use crate::storage::typing_updates;
-use crate::support::{InProcess, TestDb, YrsClient};
+use crate::support::{Fixture, InProcess, TestDb, YrsClient};
 use crate::test_both_dbs;
 
 const HISTORY: usize = 100_000;
@@ -36,8 +36,17 @@ async fn wait_log_at_most(store: &DynStore, document: &DocumentId, bound: usize)
 }
 
 async fn a_hundred_thousand_updates_load_and_compaction_bounds_the_log(db: TestDb) {
-    let store = db.store().await;
-    let document = DocumentId::parse("long-history").expect("id");
+    let database = db.database().await;
+    let store = database.documents.clone();
+    // Loaded from the raw log, with compaction out of the way.
+    let mut config = InProcess::config();
+    config.room.compact_after = u64::MAX;
+    let server = InProcess::start(database.clone(), config).await;
+    let fixture = Fixture::new(&server).await;
+    let document = fixture.document();
+    let room = fixture.room();
+    // Seq 1 is the skeleton the server wrote when it created the resolution.
+    let first = 2;
     let (updates, expected) = typing_updates(HISTORY);
     for (batch, chunk) in updates.chunks(5000).enumerate() {
         let rows: Vec<NewUpdate> = chunk
@@ -48,18 +57,14 @@ async fn a_hundred_thousand_updates_load_and_compaction_bounds_the_log(db: TestD
             })
             .collect();
         store
-            .append_updates(&document, Seq(1 + (batch * 5000) as i64), &rows)
+            .append_updates(&document, Seq(first + (batch * 5000) as i64), &rows)
             .await
             .expect("seed the history");
     }
-    assert_eq!(log_len(&store, &document).await, HISTORY);
+    assert_eq!(log_len(&store, &document).await, HISTORY + 1);
 
-    // Loaded from the raw log, with compaction out of the way.
-    let mut config = InProcess::config();
-    config.room.compact_after = u64::MAX;
-    let server = InProcess::start(store.clone(), config).await;
     let started = Instant::now();
-    let client = YrsClient::connect(&server, "long-history").await;
+    let client = YrsClient::connect(&server, &room).await;
     eprintln!(
         "{HISTORY} updates loaded and synced in {:?}",
         started.elapsed()
@@ -71,8 +76,8 @@ async fn a_hundred_thousand_updates_load_and_compaction_bounds_the_log(db: TestD
     // With compaction on, the next commit folds the log.
     let mut config = InProcess::config();
     config.room.compact_after = 500;
-    let server = InProcess::start(store.clone(), config).await;
-    let writer = YrsClient::connect(&server, "long-history").await;
+    let server = InProcess::start(database.clone(), config).await;
+    let writer = YrsClient::connect(&server, &room).await;
     writer.append("t", "!");
     wait_log_at_most(&store, &document, 500).await;
 
@@ -85,13 +90,13 @@ async fn a_hundred_thousand_updates_load_and_compaction_bounds_the_log(db: TestD
         .wait_for("every echo", |c| c.mirror_len("t") as usize == total)
         .await;
     wait_log_at_most(&store, &document, 1000).await;
-    let fresh = YrsClient::connect(&server, "long-history").await;
+    let fresh = YrsClient::connect(&server, &room).await;
     assert_eq!(fresh.text("t").len(), total);
     server.stop().await;
 
     let stored = store.load_document(&document).await.expect("load");
     assert!(stored.snapshot.is_some());
-    assert_eq!(stored.last_seq(), Seq((HISTORY + 1 + 3000) as i64));
+    assert_eq!(stored.last_seq(), Seq((1 + HISTORY + 1 + 3000) as i64));
     let replica = plenary::sync::crdt::Replica::load(&stored).expect("loads");
     let text = replica.doc().get_or_insert_text("t");
     use yrs::{GetString, Transact};

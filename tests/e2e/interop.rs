@@ -1,15 +1,21 @@
 //! Real clients of both languages co-edit one document.
 
-use crate::support::{JsClient, Server, TestDb, YrsClient};
+use crate::support::{Fixture, JsClient, Server, TestDb, YrsClient};
 use crate::test_both_dbs;
 
 async fn npm_and_yrs_clients_co_edit_and_survive_a_restart(db: TestDb) {
     let mut server = Server::start(&db, &[]).await;
+    let fixture = Fixture::new(&server).await;
+    let room = fixture.room();
+    let sponsor = Some(fixture.delegation.as_str());
+    let ana_account = fixture.person(&server, "Ana", "delegate", sponsor).await;
+    let bea_account = fixture.person(&server, "Bea", "delegate", sponsor).await;
+    let carla_account = fixture.person(&server, "Carla", "secretariat", None).await;
     let mut ana = JsClient::spawn().await;
     let mut bea = JsClient::spawn().await;
-    ana.connect(&server, "resolution-1").await;
-    bea.connect(&server, "resolution-1").await;
-    let carla = YrsClient::connect(&server, "resolution-1").await;
+    ana.connect(&server, &fixture.room_for(&ana_account)).await;
+    bea.connect(&server, &fixture.room_for(&bea_account)).await;
+    let carla = YrsClient::connect(&server, &fixture.room_for(&carla_account)).await;
 
     // A Y.Text typed into from all three.
     ana.eval("doc.getText('title').insert(0, 'Combating trafficking in persons')")
@@ -36,10 +42,12 @@ async fn npm_and_yrs_clients_co_edit_and_survive_a_restart(db: TestDb) {
     // A Y.XmlFragment of paragraphs, as the editor writes the body.
     ana.eval("helpers.insertParagraph('body', 0, 'preamble', 'Recalling the Palermo Protocol,')")
         .await;
-    bea.until("doc.getXmlFragment('body').length === 1").await;
+    // The server wrote the skeleton (two empty paragraphs) when the
+    // resolution was created; Ana's paragraph goes before it.
+    bea.until("doc.getXmlFragment('body').length === 3").await;
     bea.eval("helpers.insertParagraph('body', 1, 'operative', 'Urges member parliaments to criminalise trafficking;')")
         .await;
-    let body = r#"["preamble: Recalling the Palermo Protocol,","operative: Urges member parliaments to criminalise trafficking;"]"#;
+    let body = r#"["preamble: Recalling the Palermo Protocol,","operative: Urges member parliaments to criminalise trafficking;","preamble: ","operative: "]"#;
     ana.until(&format!(
         "JSON.stringify(helpers.xmlLines('body')) === {body:?}"
     ))
@@ -77,13 +85,13 @@ async fn npm_and_yrs_clients_co_edit_and_survive_a_restart(db: TestDb) {
     ana.exit().await;
     server.restart().await;
     let mut dora = JsClient::spawn().await;
-    dora.connect(&server, "resolution-1").await;
+    dora.connect(&server, &room).await;
     assert_eq!(dora.text("title").await, expected);
     assert_eq!(
         dora.eval("JSON.stringify(helpers.xmlLines('body'))").await,
         serde_json::Value::String(body.into())
     );
-    let eve = YrsClient::connect(&server, "resolution-1").await;
+    let eve = YrsClient::connect(&server, &room).await;
     assert_eq!(eve.text("title"), expected);
     dora.exit().await;
 }
@@ -100,8 +108,9 @@ test_both_dbs!(
 async fn an_idle_npm_client_stays_connected_past_its_30_second_timer() {
     let db = TestDb::sqlite();
     let server = Server::start(&db, &[]).await;
+    let room = Fixture::new(&server).await.room();
     let mut idle = JsClient::spawn().await;
-    idle.connect(&server, "quiet").await;
+    idle.connect(&server, &room).await;
     idle.eval("awareness.setLocalStateField('user', {name: 'Idle'})")
         .await;
     // What is under test is the client's own 30-second timer: let it run out

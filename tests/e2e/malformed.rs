@@ -7,7 +7,7 @@ use plenary::sync::protocol::{self, AwarenessEntry};
 use plenary::sync::room::close;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Server, TestDb, YrsClient, raw_socket, read_until_close};
+use crate::support::{Fixture, Server, TestDb, YrsClient, raw_socket, read_until_close};
 
 fn awareness(entries: &[(u64, &str)]) -> Bytes {
     let entries: Vec<AwarenessEntry> = entries
@@ -38,9 +38,10 @@ async fn each_malformed_input_closes_only_its_own_connection() {
         ],
     )
     .await;
-    let author = YrsClient::connect(&server, "doc").await;
+    let room = Fixture::new(&server).await.room();
+    let author = YrsClient::connect(&server, &room).await;
     author.append("t", "Reaffirming the commitment of the Network,");
-    let bystander = YrsClient::connect(&server, "doc").await;
+    let bystander = YrsClient::connect(&server, &room).await;
     bystander
         .wait_for("the text", |c| {
             c.mirror_text("t") == "Reaffirming the commitment of the Network,"
@@ -111,7 +112,7 @@ async fn each_malformed_input_closes_only_its_own_connection() {
         ),
     ];
     for (what, message, expected) in cases {
-        let mut socket = raw_socket(&server, "doc").await;
+        let mut socket = raw_socket(&server, &room).await;
         socket.send(message).await.expect("send");
         let (code, reason) = read_until_close(&mut socket).await;
         assert_eq!(code, expected, "{what}: closed with {code} {reason:?}");
@@ -127,7 +128,7 @@ async fn each_malformed_input_closes_only_its_own_connection() {
     }
 
     // An update that would take the document past its size limit.
-    let greedy = YrsClient::connect(&server, "doc").await;
+    let greedy = YrsClient::connect(&server, &room).await;
     greedy.append("t", &"x".repeat(60_000));
     greedy.append("t", &"y".repeat(60_000));
     greedy.append("t", &"z".repeat(60_000));
@@ -148,6 +149,6 @@ async fn each_malformed_input_closes_only_its_own_connection() {
     bystander
         .wait_for("a later edit", |c| c.mirror_text("t") == expected)
         .await;
-    let fresh = YrsClient::connect(&server, "doc").await;
+    let fresh = YrsClient::connect(&server, &room).await;
     assert_eq!(fresh.text("t"), expected);
 }

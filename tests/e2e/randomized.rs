@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use plenary::ids::DocumentId;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
 
-use crate::support::{InProcess, TestDb, YrsClient, seed};
+use crate::support::{Fixture, InProcess, TestDb, YrsClient, seed};
 use crate::test_both_dbs;
 
 const CLIENTS: usize = 5;
@@ -70,8 +69,11 @@ fn edit(replica: &Replica, rng: &mut StdRng) {
 async fn replicas_converge_through_disconnects_and_a_restart(db: TestDb) {
     let seed = seed("randomized");
     let mut rng = StdRng::seed_from_u64(seed);
-    let store = db.store().await;
-    let mut server = InProcess::start(store.clone(), InProcess::config()).await;
+    let database = db.database().await;
+    let store = database.documents.clone();
+    let mut server = InProcess::start(database.clone(), InProcess::config()).await;
+    let fixture = Fixture::new(&server).await;
+    let room = fixture.room();
     let mut replicas: Vec<Replica> = Vec::new();
     for _ in 0..CLIENTS {
         // UTF-16 offsets, as in Yjs: every index is a character boundary.
@@ -81,7 +83,7 @@ async fn replicas_converge_through_disconnects_and_a_restart(db: TestDb) {
             ..yrs::Options::default()
         });
         let mirror = Doc::new();
-        let client = YrsClient::reconnect(&server, "doc", doc.clone(), mirror.clone()).await;
+        let client = YrsClient::reconnect(&server, &room, doc.clone(), mirror.clone()).await;
         replicas.push(Replica {
             doc,
             mirror,
@@ -96,7 +98,7 @@ async fn replicas_converge_through_disconnects_and_a_restart(db: TestDb) {
                     client.wait_closed().await;
                 }
             }
-            server = InProcess::start(store.clone(), InProcess::config()).await;
+            server = InProcess::start(database.clone(), InProcess::config()).await;
         }
         let index = rng.random_range(0..CLIENTS);
         let roll: f64 = rng.random();
@@ -111,7 +113,7 @@ async fn replicas_converge_through_disconnects_and_a_restart(db: TestDb) {
                 replica.online = Some(
                     YrsClient::reconnect(
                         &server,
-                        "doc",
+                        &room,
                         replica.doc.clone(),
                         replica.mirror.clone(),
                     )
@@ -130,7 +132,7 @@ async fn replicas_converge_through_disconnects_and_a_restart(db: TestDb) {
     for replica in &mut replicas {
         if replica.online.is_none() {
             replica.online = Some(
-                YrsClient::reconnect(&server, "doc", replica.doc.clone(), replica.mirror.clone())
+                YrsClient::reconnect(&server, &room, replica.doc.clone(), replica.mirror.clone())
                     .await,
             );
         }
@@ -156,13 +158,13 @@ async fn replicas_converge_through_disconnects_and_a_restart(db: TestDb) {
             })
             .await;
     }
-    let fresh = YrsClient::connect(&server, "doc").await;
+    let fresh = YrsClient::connect(&server, &room).await;
     assert_eq!(fresh.text("t"), expected, "seed {seed}: a fresh client");
     drop(replicas);
     server.stop().await;
 
     let stored = store
-        .load_document(&DocumentId::parse("doc").expect("id"))
+        .load_document(&fixture.document())
         .await
         .expect("load");
     let loaded = plenary::sync::crdt::Replica::load(&stored).expect("loads");

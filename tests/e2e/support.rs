@@ -26,6 +26,11 @@ use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
 /// How long any single wait in a test may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// The secretariat account every test server starts with.
+pub const ADMIN_EMAIL: &str = "secretariat@plenary.example";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "a long secretariat password";
+
 /// The environment variable naming a PostgreSQL server for the tests.
 pub const POSTGRES_URL_VAR: &str = "PLENARY_TEST_DATABASE_URL";
 
@@ -92,9 +97,13 @@ impl TestDb {
     }
 
     pub async fn store(&self) -> plenary::store::DynStore {
+        self.database().await.documents
+    }
+
+    pub async fn database(&self) -> plenary::store::Database {
         plenary::store::open(&self.url)
             .await
-            .expect("open the store")
+            .expect("open the database")
     }
 }
 
@@ -175,11 +184,16 @@ macro_rules! test_both_dbs {
 pub trait Endpoint {
     /// The y-websocket server URL (the provider appends `/{room}`).
     fn ws_url(&self) -> String;
+    /// `http://ADDRESS`.
+    fn base_url(&self) -> String;
 }
 
 impl Endpoint for Server {
     fn ws_url(&self) -> String {
         Server::ws_url(self)
+    }
+    fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 }
 
@@ -194,15 +208,19 @@ pub struct InProcess {
 
 impl InProcess {
     pub async fn start(
-        store: plenary::store::DynStore,
-        config: plenary::config::Config,
+        database: plenary::store::Database,
+        mut config: plenary::config::Config,
     ) -> InProcess {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
         let addr = listener.local_addr().expect("bound");
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let state = plenary::app::AppState::new(config, store, shutdown.clone());
+        config.admin = Some((ADMIN_EMAIL.into(), ADMIN_PASSWORD.into()));
+        let state = plenary::app::AppState::new(config, database, shutdown.clone());
+        plenary::cli::bootstrap(&state, false, addr)
+            .await
+            .expect("bootstrap the secretariat account");
         let task = tokio::spawn(plenary::app::serve(listener, state.clone()));
         InProcess {
             addr,
@@ -232,6 +250,9 @@ impl Endpoint for InProcess {
     fn ws_url(&self) -> String {
         format!("ws://{}/sync", self.addr)
     }
+    fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
 }
 
 /// The built `plenary` binary, running on a free port.
@@ -257,6 +278,8 @@ impl Server {
                 "PLENARY_LOG",
                 std::env::var("PLENARY_LOG").unwrap_or("warn".into()),
             )
+            .env("PLENARY_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("PLENARY_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -811,4 +834,173 @@ pub async fn raw_socket_small_buffer(
         .await
         .expect("websocket handshake");
     socket
+}
+
+/// The HTTP API, as a signed-in account.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub token: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    /// Signs in.
+    pub async fn login(server: &impl Endpoint, email: &str, password: &str) -> Api {
+        let client = reqwest::Client::new();
+        let response = client
+            .post(format!("{}/api/auth/login", server.base_url()))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(response.status(), 200, "login of {email}");
+        let body: Value = response.json().await.expect("login body");
+        Api {
+            base: server.base_url(),
+            token: body["token"].as_str().expect("a token").to_owned(),
+            client,
+        }
+    }
+
+    /// Signs in as the secretariat account every test server has.
+    pub async fn admin(server: &impl Endpoint) -> Api {
+        Self::login(server, ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// Sends a request; returns the status and the JSON body (Null if none).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    /// POSTs and expects 201 with an id.
+    pub async fn create(&self, path: &str, body: Value) -> String {
+        let (status, answer) = self.post(path, body.clone()).await;
+        assert_eq!(status, 201, "POST {path} {body}: {answer}");
+        answer["id"].as_str().expect("an id").to_owned()
+    }
+}
+
+/// A meeting with one delegation and one resolution it sponsors, made by the
+/// secretariat: what most sync tests need.
+pub struct Fixture {
+    pub admin: Api,
+    pub meeting: String,
+    pub delegation: String,
+    pub resolution: String,
+}
+
+impl Fixture {
+    pub async fn new(server: &impl Endpoint) -> Fixture {
+        let admin = Api::admin(server).await;
+        let meeting = admin
+            .create(
+                "/api/meetings",
+                json!({"title": "7th Annual Meeting", "theme": "Human trafficking"}),
+            )
+            .await;
+        let delegation = admin
+            .create(
+                &format!("/api/meetings/{meeting}/delegations"),
+                json!({"name": "Mexico"}),
+            )
+            .await;
+        let resolution = admin
+            .create(
+                &format!("/api/meetings/{meeting}/resolutions"),
+                json!({"title": "Trafficking in persons", "sponsors": [delegation]}),
+            )
+            .await;
+        Fixture {
+            admin,
+            meeting,
+            delegation,
+            resolution,
+        }
+    }
+
+    /// The room to connect to as the secretariat: `ID?token=TOKEN`.
+    pub fn room(&self) -> String {
+        format!("{}?token={}", self.resolution, self.admin.token)
+    }
+
+    /// The room of another resolution of the same meeting.
+    pub async fn new_room(&self) -> (String, String) {
+        let resolution = self
+            .admin
+            .create(
+                &format!("/api/meetings/{}/resolutions", self.meeting),
+                json!({"title": "Another resolution", "sponsors": [self.delegation]}),
+            )
+            .await;
+        let room = format!("{resolution}?token={}", self.admin.token);
+        (resolution, room)
+    }
+
+    /// The live document's id.
+    pub fn document(&self) -> plenary::ids::DocumentId {
+        plenary::ids::DocumentId::parse(&self.resolution).expect("a document name")
+    }
+
+    /// Creates an account and signs it in.
+    pub async fn account(
+        &self,
+        server: &impl Endpoint,
+        role: &str,
+        delegation: Option<&str>,
+    ) -> Api {
+        self.person(server, &format!("A {role}"), role, delegation)
+            .await
+    }
+
+    /// Creates a named account and signs it in.
+    pub async fn person(
+        &self,
+        server: &impl Endpoint,
+        name: &str,
+        role: &str,
+        delegation: Option<&str>,
+    ) -> Api {
+        let email = format!("{role}-{}@plenary.example", rand::random::<u32>());
+        let password = "a long enough password";
+        self.admin
+            .create(
+                "/api/users",
+                json!({"email": email, "name": name, "password": password, "role": role, "delegation_id": delegation}),
+            )
+            .await;
+        Api::login(server, &email, password).await
+    }
+
+    /// The room of this fixture's resolution for another account.
+    pub fn room_for(&self, api: &Api) -> String {
+        format!("{}?token={}", self.resolution, api.token)
+    }
 }

@@ -1,0 +1,68 @@
+-- Meetings, delegations, accounts, sessions, resolutions and the audit log.
+create table meetings (
+    id text primary key not null,
+    title text not null,
+    theme text,
+    starts_on text, -- YYYY-MM-DD
+    ends_on text,
+    place text,
+    languages text not null, -- comma-separated codes: en,es,fr,pt
+    voting_rule text not null,
+    created_at integer not null
+);
+
+create table delegations (
+    id text primary key not null,
+    meeting_id text not null references meetings (id),
+    name text not null,
+    created_at integer not null,
+    unique (meeting_id, name)
+);
+
+create table accounts (
+    id text primary key not null,
+    email text not null unique, -- lowercase
+    name text not null,
+    role text not null check (role in ('secretariat', 'chair', 'delegate', 'observer')),
+    delegation_id text references delegations (id),
+    password_hash text not null, -- argon2id PHC string
+    disabled boolean not null default false,
+    created_at integer not null
+);
+
+create table sessions (
+    id text primary key not null,
+    token_hash blob not null unique, -- SHA-256 of the token; the token itself is never stored
+    account_id text not null references accounts (id),
+    created_at integer not null,
+    expires_at integer not null,
+    revoked_at integer
+);
+create index sessions_by_account on sessions (account_id);
+
+create table resolutions (
+    id text primary key not null,
+    meeting_id text not null references meetings (id),
+    title text not null,
+    phase text not null check (phase in ('drafting', 'tabled', 'voting', 'adopted', 'rejected', 'withdrawn')),
+    created_by text references accounts (id),
+    created_at integer not null,
+    updated_at integer not null
+);
+create index resolutions_by_meeting on resolutions (meeting_id);
+
+create table resolution_sponsors (
+    resolution_id text not null references resolutions (id) on delete cascade,
+    delegation_id text not null references delegations (id),
+    position integer not null,
+    primary key (resolution_id, delegation_id)
+);
+
+create table audit_events (
+    id integer primary key autoincrement,
+    at integer not null,
+    actor text,
+    action text not null,
+    target text,
+    detail text not null -- JSON object
+);

@@ -1,0 +1,108 @@
+//! Who is asking: the `CurrentUser` extractor.
+//!
+//! A token comes as `Authorization: Bearer` (scripts) or the `plenary_session`
+//! cookie (the browser); the websocket also takes `?token=` (see `app.rs`).
+//! A bad credential is an error, never an anonymous user.
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+
+use crate::app::AppState;
+use crate::auth::{Account, Session};
+use crate::error::ApiError;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "plenary_session";
+
+/// The signed-in person making the request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// Their account.
+    pub account: Account,
+    /// The session the request came with.
+    pub session: Session,
+}
+
+/// Where a token came from: a cookie is sent by the browser on its own, so
+/// a cookie-authenticated websocket must also come from our own origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// The session cookie.
+    Cookie,
+    /// `?token=` on the websocket URL.
+    Query,
+}
+
+/// The token of a request, from the `Authorization` header or the cookie.
+pub fn token_from_headers(headers: &HeaderMap) -> Option<(String, TokenSource)> {
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION)
+        && let Ok(value) = value.to_str()
+        && let Some(token) = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+    {
+        return Some((token.trim().to_owned(), TokenSource::Bearer));
+    }
+    session_cookie(headers).map(|token| (token, TokenSource::Cookie))
+}
+
+/// The value of the session cookie, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (token, _) = token_from_headers(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let (session, account) = state.authenticate(&token).await?;
+        state.check_api_rate(&account.id)?;
+        Ok(CurrentUser { account, session })
+    }
+}
+
+impl CurrentUser {
+    /// Refuses anyone but the secretariat.
+    pub fn require_secretariat(&self) -> Result<(), ApiError> {
+        if self.account.role.can_administer() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("only the secretariat may do this"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_from_bearer_or_cookie() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(token_from_headers(&headers), None);
+        headers.insert(
+            "cookie",
+            "lang=es; plenary_session=abc".parse().expect("header"),
+        );
+        assert_eq!(
+            token_from_headers(&headers),
+            Some(("abc".into(), TokenSource::Cookie))
+        );
+        headers.insert("authorization", "Bearer xyz".parse().expect("header"));
+        assert_eq!(
+            token_from_headers(&headers),
+            Some(("xyz".into(), TokenSource::Bearer))
+        );
+    }
+}

@@ -1,0 +1,419 @@
+//! The body of a resolution: its schema, read into a neutral tree of blocks
+//! (for numbering, comparison and export) and written from one (for the
+//! server-side skeleton, the demo, restores and adopted amendments).
+//!
+//! The body is the root `Y.XmlFragment` named [`BODY`], holding a ProseMirror
+//! document as y-prosemirror stores it: one `Y.XmlElement` per block, its
+//! attributes the node's attributes, its text a `Y.XmlText` whose formatting
+//! attributes are the marks (`{"italic": {}}`). The schema is written down in
+//! docs/document-model.md.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use yrs::types::Attrs;
+use yrs::types::text::YChange;
+use yrs::types::xml::{XmlFragment, XmlOut};
+use yrs::{
+    Any, Doc, GetString, Out, ReadTxn, StateVector, Text, Transact, TransactionMut, Xml,
+    XmlElementPrelim, XmlTextPrelim,
+};
+
+/// The name of the root fragment holding the body.
+pub const BODY: &str = "body";
+
+/// The kinds of block, by their element names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockKind {
+    /// A preambular paragraph (a recital): "*Recalling* …,".
+    Preamble,
+    /// A numbered operative paragraph: "1. *Urges* …;".
+    Operative,
+    /// A sub-paragraph under the operative paragraph before it: (a) at level 1, (i) at level 2.
+    Subparagraph,
+    /// A heading, for the rare sectioned resolution.
+    Heading,
+}
+
+impl BlockKind {
+    /// The element name.
+    pub fn tag(self) -> &'static str {
+        match self {
+            BlockKind::Preamble => "preamble",
+            BlockKind::Operative => "operative",
+            BlockKind::Subparagraph => "subparagraph",
+            BlockKind::Heading => "heading",
+        }
+    }
+
+    /// Reads an element name.
+    pub fn from_tag(tag: &str) -> Option<BlockKind> {
+        match tag {
+            "preamble" => Some(BlockKind::Preamble),
+            "operative" => Some(BlockKind::Operative),
+            "subparagraph" => Some(BlockKind::Subparagraph),
+            "heading" => Some(BlockKind::Heading),
+            _ => None,
+        }
+    }
+}
+
+/// A run of text with the same marks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Inline {
+    /// The text.
+    pub text: String,
+    /// Italic (the opening words of a paragraph, by convention).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub italic: bool,
+    /// Bold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bold: bool,
+}
+
+impl Inline {
+    /// Plain text.
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            italic: false,
+            bold: false,
+        }
+    }
+
+    /// Italic text.
+    pub fn italic(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            italic: true,
+            bold: false,
+        }
+    }
+}
+
+/// One block of the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Block {
+    /// Stable identity: the `id` attribute, which the editor keeps through
+    /// splits and moves; when missing, the element's CRDT id.
+    pub id: String,
+    /// What kind of block.
+    pub kind: BlockKind,
+    /// 1 or 2 for a sub-paragraph ((a) or (i)); 0 otherwise.
+    pub level: u8,
+    /// Its text, in runs.
+    pub inlines: Vec<Inline>,
+    /// What in the stored element broke the schema (tolerated, flagged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+impl Block {
+    /// A block with a fresh id.
+    pub fn new(kind: BlockKind, inlines: Vec<Inline>) -> Self {
+        Self {
+            id: new_block_id(),
+            kind,
+            level: u8::from(kind == BlockKind::Subparagraph),
+            inlines,
+            problems: Vec::new(),
+        }
+    }
+
+    /// A sub-paragraph at `level` (1: (a), 2: (i)).
+    pub fn subparagraph(level: u8, inlines: Vec<Inline>) -> Self {
+        Self {
+            level: level.clamp(1, 2),
+            ..Self::new(BlockKind::Subparagraph, inlines)
+        }
+    }
+
+    /// The text without marks.
+    pub fn text(&self) -> String {
+        self.inlines
+            .iter()
+            .map(|inline| inline.text.as_str())
+            .collect()
+    }
+}
+
+/// A fresh block id (the same alphabet as the editor's).
+pub fn new_block_id() -> String {
+    format!("p{}", &crate::ids::random_id()[..10])
+}
+
+/// The formatting attributes of a run. Always explicit, even when empty: a
+/// plain insert would continue the marks of the text before it.
+fn marks(inline: &Inline) -> Attrs {
+    let mut attrs: Attrs = HashMap::new();
+    let empty = || Any::Map(Arc::new(HashMap::new()));
+    if inline.italic {
+        attrs.insert("italic".into(), empty());
+    }
+    if inline.bold {
+        attrs.insert("bold".into(), empty());
+    }
+    attrs
+}
+
+/// Appends `blocks` to the body of the document `transaction` belongs to.
+pub fn append_blocks(
+    transaction: &mut TransactionMut,
+    body: &yrs::XmlFragmentRef,
+    blocks: &[Block],
+) {
+    for block in blocks {
+        let element = body.push_back(transaction, XmlElementPrelim::empty(block.kind.tag()));
+        element.insert_attribute(transaction, "id", block.id.as_str());
+        if block.kind == BlockKind::Subparagraph {
+            element.insert_attribute(transaction, "level", block.level.to_string());
+        }
+        let text = element.push_back(transaction, XmlTextPrelim::new(""));
+        let mut offset = 0;
+        for inline in &block.inlines {
+            text.insert_with_attributes(transaction, offset, &inline.text, marks(inline));
+            offset += text_len(&inline.text);
+        }
+    }
+}
+
+/// Length in the document's offset unit (bytes, yrs's default).
+fn text_len(text: &str) -> u32 {
+    text.len() as u32
+}
+
+/// A whole body as one yrs update (a new resolution's first update).
+pub fn body_update(blocks: &[Block]) -> Vec<u8> {
+    let doc = Doc::new();
+    let body = doc.get_or_insert_xml_fragment(BODY);
+    {
+        let mut transaction = doc.transact_mut();
+        append_blocks(&mut transaction, &body, blocks);
+    }
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default())
+}
+
+/// The skeleton of a new resolution: one empty preambular and one empty
+/// operative paragraph, for the sponsors to fill.
+pub fn skeleton() -> Vec<Block> {
+    vec![
+        Block::new(BlockKind::Preamble, vec![]),
+        Block::new(BlockKind::Operative, vec![]),
+    ]
+}
+
+/// Reads the body of `doc` into blocks. Anything that breaks the schema is
+/// kept and flagged, never fatal: an unknown element reads as a preambular
+/// paragraph with a problem noted; stray text at the top level, likewise.
+pub fn read_body(doc: &Doc) -> Vec<Block> {
+    let body = doc.get_or_insert_xml_fragment(BODY);
+    let transaction = doc.transact();
+    let mut blocks = Vec::new();
+    for node in body.children(&transaction) {
+        match node {
+            XmlOut::Element(element) => {
+                let mut problems = Vec::new();
+                let tag = element.tag().to_string();
+                let kind = BlockKind::from_tag(&tag).unwrap_or_else(|| {
+                    problems.push(format!("unknown block <{tag}>"));
+                    BlockKind::Preamble
+                });
+                let id = match element.get_attribute(&transaction, "id") {
+                    Some(Out::Any(Any::String(id))) if !id.is_empty() => id.to_string(),
+                    _ => crdt_id(element.as_ref()),
+                };
+                let level = if kind == BlockKind::Subparagraph {
+                    let level = match element.get_attribute(&transaction, "level") {
+                        Some(Out::Any(Any::String(level))) => level.parse::<u8>().ok(),
+                        Some(Out::Any(Any::Number(yrs::any::Number::Int(level)))) => {
+                            u8::try_from(level).ok()
+                        }
+                        Some(Out::Any(Any::Number(yrs::any::Number::Float(level))))
+                            if level.fract() == 0.0 && (0.0..=255.0).contains(&level) =>
+                        {
+                            Some(level as u8)
+                        }
+                        _ => None,
+                    };
+                    match level {
+                        Some(level @ 1..=2) => level,
+                        other => {
+                            problems.push(format!("sub-paragraph level {other:?} read as 1"));
+                            1
+                        }
+                    }
+                } else {
+                    0
+                };
+                let mut inlines = Vec::new();
+                for child in element.children(&transaction) {
+                    match child {
+                        XmlOut::Text(text) => {
+                            for diff in text.diff(&transaction, YChange::identity) {
+                                let Out::Any(Any::String(chunk)) = diff.insert else {
+                                    problems
+                                        .push("an embedded object in the text was left out".into());
+                                    continue;
+                                };
+                                let has = |mark: &str| {
+                                    diff.attributes.as_ref().is_some_and(|attrs| {
+                                        attrs.get(mark).is_some_and(|value| {
+                                            !matches!(
+                                                value,
+                                                Any::Null | Any::Undefined | Any::Bool(false)
+                                            )
+                                        })
+                                    })
+                                };
+                                push_inline(
+                                    &mut inlines,
+                                    Inline {
+                                        text: chunk.to_string(),
+                                        italic: has("italic"),
+                                        bold: has("bold"),
+                                    },
+                                );
+                            }
+                        }
+                        XmlOut::Element(nested) => {
+                            problems.push(format!("nested <{}> read as text", nested.tag()));
+                            push_inline(
+                                &mut inlines,
+                                Inline::plain(nested.get_string(&transaction)),
+                            );
+                        }
+                        XmlOut::Fragment(_) => {
+                            problems.push("a nested fragment was left out".into());
+                        }
+                    }
+                }
+                blocks.push(Block {
+                    id,
+                    kind,
+                    level,
+                    inlines,
+                    problems,
+                });
+            }
+            XmlOut::Text(text) => {
+                blocks.push(Block {
+                    id: crdt_id(text.as_ref()),
+                    kind: BlockKind::Preamble,
+                    level: 0,
+                    inlines: vec![Inline::plain(text.get_string(&transaction))],
+                    problems: vec!["text outside any paragraph".into()],
+                });
+            }
+            XmlOut::Fragment(_) => {}
+        }
+    }
+    blocks
+}
+
+/// The identity of an element without an `id` attribute: its CRDT id.
+fn crdt_id(branch: &yrs::branch::Branch) -> String {
+    match branch.id() {
+        yrs::branch::BranchID::Nested(id) => format!("y{}-{}", id.client, id.clock),
+        yrs::branch::BranchID::Root(name) => format!("root-{name}"),
+    }
+}
+
+fn push_inline(inlines: &mut Vec<Inline>, inline: Inline) {
+    if inline.text.is_empty() {
+        return;
+    }
+    match inlines.last_mut() {
+        Some(last) if last.italic == inline.italic && last.bold == inline.bold => {
+            last.text.push_str(&inline.text);
+        }
+        _ => inlines.push(inline),
+    }
+}
+
+/// Reads the body of a document given as one update.
+pub fn read_update(update: &[u8]) -> Result<Vec<Block>, crate::sync::crdt::InvalidUpdate> {
+    let doc = Doc::new();
+    let update = crate::sync::crdt::decode_update(update)?;
+    doc.transact_mut()
+        .apply_update(update)
+        .map_err(|error| crate::sync::crdt::InvalidUpdate::Apply(error.to_string()))?;
+    Ok(read_body(&doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_round_trip_through_the_crdt() {
+        let blocks = vec![
+            Block::new(
+                BlockKind::Preamble,
+                vec![
+                    Inline::italic("Recalling"),
+                    Inline::plain(" the Palermo Protocol,"),
+                ],
+            ),
+            Block::new(
+                BlockKind::Operative,
+                vec![
+                    Inline::italic("Urges"),
+                    Inline::plain(" member parliaments to act;"),
+                ],
+            ),
+            Block::subparagraph(1, vec![Inline::plain("to criminalise trafficking;")]),
+            Block::subparagraph(
+                2,
+                vec![
+                    Inline::plain("including its attempt; "),
+                    Inline {
+                        text: "and".into(),
+                        italic: false,
+                        bold: true,
+                    },
+                ],
+            ),
+        ];
+        let read = read_update(&body_update(&blocks)).expect("reads");
+        assert_eq!(read, blocks);
+        assert_eq!(read[1].text(), "Urges member parliaments to act;");
+    }
+
+    #[test]
+    fn schema_breaks_are_flagged_not_fatal() {
+        let doc = Doc::new();
+        let body = doc.get_or_insert_xml_fragment(BODY);
+        {
+            let mut txn = doc.transact_mut();
+            let odd = body.push_back(&mut txn, XmlElementPrelim::empty("table"));
+            odd.push_back(&mut txn, XmlTextPrelim::new("cell"));
+            let sub = body.push_back(&mut txn, XmlElementPrelim::empty("subparagraph"));
+            sub.insert_attribute(&mut txn, "level", "7");
+            body.push_back(&mut txn, XmlTextPrelim::new("stray"));
+        }
+        let blocks = read_body(&doc);
+        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks[0].kind, BlockKind::Preamble);
+        assert!(!blocks[0].problems.is_empty());
+        assert!(
+            blocks[0].id.starts_with('y'),
+            "CRDT id as the fallback identity"
+        );
+        assert_eq!(blocks[1].level, 1);
+        assert!(!blocks[1].problems.is_empty());
+        assert_eq!(blocks[2].text(), "stray");
+    }
+
+    #[test]
+    fn the_skeleton_is_two_empty_paragraphs() {
+        let read = read_update(&body_update(&skeleton())).expect("reads");
+        assert_eq!(
+            read.iter().map(|b| b.kind).collect::<Vec<_>>(),
+            vec![BlockKind::Preamble, BlockKind::Operative]
+        );
+        assert!(read.iter().all(|b| b.inlines.is_empty()));
+    }
+}

@@ -1,0 +1,684 @@
+//! The records around the live documents: meetings, delegations, accounts,
+//! sessions, resolutions and the audit log.
+//!
+//! The SQL is written once, with `$N` placeholders that both SQLite and
+//! PostgreSQL read, and compiled for each backend by [`impl_directory!`]:
+//! two typed implementations, one text to review.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+use crate::audit::{AuditEvent, NewAuditEvent};
+use crate::auth::{Account, Session};
+use crate::ids::{AccountId, DelegationId, MeetingId, ResolutionId, SessionId};
+use crate::meetings::{Delegation, Meeting};
+use crate::resolutions::{Phase, Resolution};
+
+/// A new account, with its password already hashed.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// The account (its `id` chosen by the caller).
+    pub account: Account,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// A new session: the hash of its token, never the token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The session.
+    pub session: Session,
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+}
+
+/// Records of the meeting, one implementation per database.
+#[async_trait]
+pub trait Directory: Send + Sync + std::fmt::Debug + 'static {
+    /// Number of accounts (zero on a fresh database).
+    async fn count_accounts(&self) -> Result<i64, StoreError>;
+    /// Creates an account; [`StoreError::Conflict`] if the email is taken.
+    async fn create_account(&self, new: &NewAccount) -> Result<(), StoreError>;
+    /// One account.
+    async fn account(&self, id: &AccountId) -> Result<Account, StoreError>;
+    /// An account and its password hash, by (normalised) email.
+    async fn account_by_email(&self, email: &str) -> Result<(Account, String), StoreError>;
+    /// Every account, by name.
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// Saves an account's name, role, delegation and disabled flag.
+    async fn update_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// Replaces an account's password hash.
+    async fn set_password(&self, id: &AccountId, password_hash: &str) -> Result<(), StoreError>;
+
+    /// Stores a new session.
+    async fn create_session(&self, new: &NewSession) -> Result<(), StoreError>;
+    /// The live session of a token hash (not revoked, not expired at `now`,
+    /// its account not disabled), with its account.
+    async fn session(&self, token_hash: &[u8], now: i64) -> Result<(Session, Account), StoreError>;
+    /// Revokes one session.
+    async fn revoke_session(&self, id: &SessionId, now: i64) -> Result<(), StoreError>;
+    /// Revokes every live session of an account; returns their ids.
+    async fn revoke_sessions_of(
+        &self,
+        account: &AccountId,
+        now: i64,
+    ) -> Result<Vec<SessionId>, StoreError>;
+
+    /// Creates a meeting.
+    async fn create_meeting(&self, meeting: &Meeting) -> Result<(), StoreError>;
+    /// One meeting.
+    async fn meeting(&self, id: &MeetingId) -> Result<Meeting, StoreError>;
+    /// Every meeting, newest first.
+    async fn meetings(&self) -> Result<Vec<Meeting>, StoreError>;
+    /// Saves a meeting's fields.
+    async fn update_meeting(&self, meeting: &Meeting) -> Result<(), StoreError>;
+
+    /// Creates a delegation; [`StoreError::Conflict`] if the meeting has one of that name.
+    async fn create_delegation(&self, delegation: &Delegation) -> Result<(), StoreError>;
+    /// One delegation.
+    async fn delegation(&self, id: &DelegationId) -> Result<Delegation, StoreError>;
+    /// The delegations of a meeting, by name.
+    async fn delegations(&self, meeting: &MeetingId) -> Result<Vec<Delegation>, StoreError>;
+
+    /// Creates a resolution and, in the same transaction, its live document
+    /// with `body` (a yrs update) as its first update: the skeleton is
+    /// written once, by the server, never by a first client.
+    async fn create_resolution(
+        &self,
+        resolution: &Resolution,
+        created_by: &AccountId,
+        body: &[u8],
+    ) -> Result<(), StoreError>;
+    /// One resolution with its sponsors.
+    async fn resolution(&self, id: &ResolutionId) -> Result<Resolution, StoreError>;
+    /// The resolutions of a meeting, oldest first.
+    async fn resolutions(&self, meeting: &MeetingId) -> Result<Vec<Resolution>, StoreError>;
+    /// Saves a resolution's title and sponsors.
+    async fn update_resolution(&self, resolution: &Resolution) -> Result<(), StoreError>;
+    /// Moves a resolution from `from` to `to`; [`StoreError::Conflict`] if it
+    /// is no longer in `from` (someone else moved it first).
+    async fn set_phase(
+        &self,
+        id: &ResolutionId,
+        from: Phase,
+        to: Phase,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Appends to the audit log.
+    async fn record(&self, event: &NewAuditEvent, now: i64) -> Result<(), StoreError>;
+    /// The newest audit events, before `before` (an event id) if given.
+    async fn audit(&self, limit: i64, before: Option<i64>) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// SQL shared by both backends.
+pub(crate) mod sql {
+    pub const COUNT_ACCOUNTS: &str = "select count(*) from accounts";
+    pub const INSERT_ACCOUNT: &str = "insert into accounts (id, email, name, role, delegation_id, password_hash, disabled, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8)";
+    pub const SELECT_ACCOUNT: &str = "select id, email, name, role, delegation_id, disabled, created_at from accounts where id = $1";
+    pub const SELECT_ACCOUNT_BY_EMAIL: &str = "select id, email, name, role, delegation_id, disabled, created_at, password_hash from accounts where email = $1";
+    pub const SELECT_ACCOUNTS: &str = "select id, email, name, role, delegation_id, disabled, created_at from accounts order by name, email";
+    pub const UPDATE_ACCOUNT: &str =
+        "update accounts set name = $2, role = $3, delegation_id = $4, disabled = $5 where id = $1";
+    pub const UPDATE_PASSWORD: &str = "update accounts set password_hash = $2 where id = $1";
+
+    pub const INSERT_SESSION: &str = "insert into sessions (id, token_hash, account_id, created_at, expires_at) values ($1, $2, $3, $4, $5)";
+    pub const SELECT_SESSION: &str = "select s.id as session_id, s.created_at as session_created_at, s.expires_at, \
+         a.id, a.email, a.name, a.role, a.delegation_id, a.disabled, a.created_at \
+         from sessions s join accounts a on a.id = s.account_id \
+         where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and not a.disabled";
+    pub const REVOKE_SESSION: &str =
+        "update sessions set revoked_at = $2 where id = $1 and revoked_at is null";
+    pub const REVOKE_SESSIONS_OF: &str = "update sessions set revoked_at = $2 where account_id = $1 and revoked_at is null and expires_at > $2 returning id";
+
+    pub const INSERT_MEETING: &str = "insert into meetings (id, title, theme, starts_on, ends_on, place, languages, voting_rule, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    pub const SELECT_MEETING: &str = "select id, title, theme, starts_on, ends_on, place, languages, voting_rule, created_at from meetings where id = $1";
+    pub const SELECT_MEETINGS: &str = "select id, title, theme, starts_on, ends_on, place, languages, voting_rule, created_at from meetings order by created_at desc, id";
+    pub const UPDATE_MEETING: &str = "update meetings set title = $2, theme = $3, starts_on = $4, ends_on = $5, place = $6, languages = $7, voting_rule = $8 where id = $1";
+
+    pub const INSERT_DELEGATION: &str =
+        "insert into delegations (id, meeting_id, name, created_at) values ($1, $2, $3, $4)";
+    pub const SELECT_DELEGATION: &str =
+        "select id, meeting_id, name, created_at from delegations where id = $1";
+    pub const SELECT_DELEGATIONS: &str = "select id, meeting_id, name, created_at from delegations where meeting_id = $1 order by name";
+
+    pub const INSERT_RESOLUTION: &str = "insert into resolutions (id, meeting_id, title, phase, created_by, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7)";
+    pub const INSERT_SPONSOR: &str = "insert into resolution_sponsors (resolution_id, delegation_id, position) values ($1, $2, $3)";
+    pub const DELETE_SPONSORS: &str = "delete from resolution_sponsors where resolution_id = $1";
+    pub const INSERT_DOCUMENT: &str =
+        "insert into documents (id, created_at, updated_at) values ($1, $2, $2)";
+    pub const INSERT_FIRST_UPDATE: &str = "insert into document_updates (document_id, seq, data, author, created_at) values ($1, 1, $2, $3, $4)";
+    pub const SELECT_RESOLUTION: &str = "select id, meeting_id, title, phase, created_at, updated_at from resolutions where id = $1";
+    pub const SELECT_RESOLUTIONS: &str = "select id, meeting_id, title, phase, created_at, updated_at from resolutions where meeting_id = $1 order by created_at, id";
+    pub const SELECT_SPONSORS: &str =
+        "select delegation_id from resolution_sponsors where resolution_id = $1 order by position";
+    pub const SELECT_MEETING_SPONSORS: &str = "select s.resolution_id, s.delegation_id from resolution_sponsors s join resolutions r on r.id = s.resolution_id where r.meeting_id = $1 order by s.resolution_id, s.position";
+    pub const UPDATE_RESOLUTION: &str =
+        "update resolutions set title = $2, updated_at = $3 where id = $1";
+    pub const UPDATE_PHASE: &str =
+        "update resolutions set phase = $3, updated_at = $4 where id = $1 and phase = $2";
+
+    pub const INSERT_AUDIT: &str =
+        "insert into audit_events (at, actor, action, target, detail) values ($1, $2, $3, $4, $5)";
+    pub const SELECT_AUDIT: &str = "select id, at, actor, action, target, detail from audit_events where id < $2 order by id desc limit $1";
+}
+
+/// Maps "no row" to [`StoreError::NotFound`] and unique violations to
+/// [`StoreError::Conflict`].
+pub(crate) fn map_error(error: sqlx::Error, conflict: &str) -> StoreError {
+    match error {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        error if super::is_unique_violation(&error) => StoreError::Conflict(conflict.to_owned()),
+        error => StoreError::Database(error),
+    }
+}
+
+/// Reads a role or phase column, refusing values the code does not know.
+pub(crate) fn decode_enum<T>(value: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(value).ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Decode(
+            format!("unknown stored value {value:?}").into(),
+        ))
+    })
+}
+
+/// Implements [`Directory`] for a backend whose struct has a `pool` field.
+/// The body is the same for both; only the row and pool types differ.
+macro_rules! impl_directory {
+    ($store:ty, $row:ty) => {
+        use $crate::store::directory::{decode_enum, map_error, sql};
+
+        fn account_from_row(row: &$row) -> Result<Account, sqlx::Error> {
+            let role: String = row.try_get("role")?;
+            Ok(Account {
+                id: AccountId(row.try_get("id")?),
+                email: row.try_get("email")?,
+                name: row.try_get("name")?,
+                role: decode_enum(&role, Role::parse)
+                    .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+                delegation_id: row
+                    .try_get::<Option<String>, _>("delegation_id")?
+                    .map(DelegationId),
+                disabled: row.try_get("disabled")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn meeting_from_row(row: &$row) -> Result<Meeting, sqlx::Error> {
+            let languages: String = row.try_get("languages")?;
+            let rule: String = row.try_get("voting_rule")?;
+            Ok(Meeting {
+                id: MeetingId(row.try_get("id")?),
+                title: row.try_get("title")?,
+                theme: row.try_get("theme")?,
+                starts_on: row.try_get("starts_on")?,
+                ends_on: row.try_get("ends_on")?,
+                place: row.try_get("place")?,
+                languages: languages
+                    .split(',')
+                    .filter(|code| !code.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                voting_rule: VotingRule::parse(&rule).unwrap_or_default(),
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn delegation_from_row(row: &$row) -> Result<Delegation, sqlx::Error> {
+            Ok(Delegation {
+                id: DelegationId(row.try_get("id")?),
+                meeting_id: MeetingId(row.try_get("meeting_id")?),
+                name: row.try_get("name")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn resolution_from_row(
+            row: &$row,
+            sponsors: Vec<DelegationId>,
+        ) -> Result<Resolution, sqlx::Error> {
+            let phase: String = row.try_get("phase")?;
+            Ok(Resolution {
+                id: ResolutionId(row.try_get("id")?),
+                meeting_id: MeetingId(row.try_get("meeting_id")?),
+                title: row.try_get("title")?,
+                phase: decode_enum(&phase, Phase::parse)
+                    .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+                sponsors,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        #[async_trait::async_trait]
+        impl Directory for $store {
+            async fn count_accounts(&self) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar(sql::COUNT_ACCOUNTS)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn create_account(&self, new: &NewAccount) -> Result<(), StoreError> {
+                let account = &new.account;
+                sqlx::query(sql::INSERT_ACCOUNT)
+                    .bind(account.id.as_str())
+                    .bind(&account.email)
+                    .bind(&account.name)
+                    .bind(account.role.as_str())
+                    .bind(account.delegation_id.as_ref().map(|d| d.as_str()))
+                    .bind(&new.password_hash)
+                    .bind(account.disabled)
+                    .bind(account.created_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, "an account with this email exists"))?;
+                Ok(())
+            }
+
+            async fn account(&self, id: &AccountId) -> Result<Account, StoreError> {
+                let row = sqlx::query(sql::SELECT_ACCOUNT)
+                    .bind(id.as_str())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, ""))?;
+                Ok(account_from_row(&row)?)
+            }
+
+            async fn account_by_email(&self, email: &str) -> Result<(Account, String), StoreError> {
+                let row = sqlx::query(sql::SELECT_ACCOUNT_BY_EMAIL)
+                    .bind(email)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, ""))?;
+                Ok((account_from_row(&row)?, row.try_get("password_hash")?))
+            }
+
+            async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_ACCOUNTS)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(account_from_row)
+                    .collect::<Result<_, _>>()?)
+            }
+
+            async fn update_account(&self, account: &Account) -> Result<(), StoreError> {
+                let done = sqlx::query(sql::UPDATE_ACCOUNT)
+                    .bind(account.id.as_str())
+                    .bind(&account.name)
+                    .bind(account.role.as_str())
+                    .bind(account.delegation_id.as_ref().map(|d| d.as_str()))
+                    .bind(account.disabled)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn set_password(
+                &self,
+                id: &AccountId,
+                password_hash: &str,
+            ) -> Result<(), StoreError> {
+                let done = sqlx::query(sql::UPDATE_PASSWORD)
+                    .bind(id.as_str())
+                    .bind(password_hash)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
+                sqlx::query(sql::INSERT_SESSION)
+                    .bind(new.session.id.as_str())
+                    .bind(&new.token_hash[..])
+                    .bind(new.session.account_id.as_str())
+                    .bind(new.session.created_at)
+                    .bind(new.session.expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, "session exists"))?;
+                Ok(())
+            }
+
+            async fn session(
+                &self,
+                token_hash: &[u8],
+                now: i64,
+            ) -> Result<(Session, Account), StoreError> {
+                let row = sqlx::query(sql::SELECT_SESSION)
+                    .bind(token_hash)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, ""))?;
+                let account = account_from_row(&row)?;
+                let session = Session {
+                    id: SessionId(row.try_get("session_id")?),
+                    account_id: account.id.clone(),
+                    created_at: row.try_get("session_created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                };
+                Ok((session, account))
+            }
+
+            async fn revoke_session(&self, id: &SessionId, now: i64) -> Result<(), StoreError> {
+                sqlx::query(sql::REVOKE_SESSION)
+                    .bind(id.as_str())
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn revoke_sessions_of(
+                &self,
+                account: &AccountId,
+                now: i64,
+            ) -> Result<Vec<SessionId>, StoreError> {
+                let ids: Vec<String> = sqlx::query_scalar(sql::REVOKE_SESSIONS_OF)
+                    .bind(account.as_str())
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(ids.into_iter().map(SessionId).collect())
+            }
+
+            async fn create_meeting(&self, meeting: &Meeting) -> Result<(), StoreError> {
+                sqlx::query(sql::INSERT_MEETING)
+                    .bind(meeting.id.as_str())
+                    .bind(&meeting.title)
+                    .bind(&meeting.theme)
+                    .bind(&meeting.starts_on)
+                    .bind(&meeting.ends_on)
+                    .bind(&meeting.place)
+                    .bind(meeting.languages.join(","))
+                    .bind(meeting.voting_rule.as_str())
+                    .bind(meeting.created_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, "meeting exists"))?;
+                Ok(())
+            }
+
+            async fn meeting(&self, id: &MeetingId) -> Result<Meeting, StoreError> {
+                let row = sqlx::query(sql::SELECT_MEETING)
+                    .bind(id.as_str())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, ""))?;
+                Ok(meeting_from_row(&row)?)
+            }
+
+            async fn meetings(&self) -> Result<Vec<Meeting>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_MEETINGS)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(meeting_from_row)
+                    .collect::<Result<_, _>>()?)
+            }
+
+            async fn update_meeting(&self, meeting: &Meeting) -> Result<(), StoreError> {
+                let done = sqlx::query(sql::UPDATE_MEETING)
+                    .bind(meeting.id.as_str())
+                    .bind(&meeting.title)
+                    .bind(&meeting.theme)
+                    .bind(&meeting.starts_on)
+                    .bind(&meeting.ends_on)
+                    .bind(&meeting.place)
+                    .bind(meeting.languages.join(","))
+                    .bind(meeting.voting_rule.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn create_delegation(&self, delegation: &Delegation) -> Result<(), StoreError> {
+                sqlx::query(sql::INSERT_DELEGATION)
+                    .bind(delegation.id.as_str())
+                    .bind(delegation.meeting_id.as_str())
+                    .bind(&delegation.name)
+                    .bind(delegation.created_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        map_error(e, "the meeting already has a delegation of this name")
+                    })?;
+                Ok(())
+            }
+
+            async fn delegation(&self, id: &DelegationId) -> Result<Delegation, StoreError> {
+                let row = sqlx::query(sql::SELECT_DELEGATION)
+                    .bind(id.as_str())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, ""))?;
+                Ok(delegation_from_row(&row)?)
+            }
+
+            async fn delegations(
+                &self,
+                meeting: &MeetingId,
+            ) -> Result<Vec<Delegation>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_DELEGATIONS)
+                    .bind(meeting.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(delegation_from_row)
+                    .collect::<Result<_, _>>()?)
+            }
+
+            async fn create_resolution(
+                &self,
+                resolution: &Resolution,
+                created_by: &AccountId,
+                body: &[u8],
+            ) -> Result<(), StoreError> {
+                let mut transaction = self.pool.begin().await?;
+                sqlx::query(sql::INSERT_RESOLUTION)
+                    .bind(resolution.id.as_str())
+                    .bind(resolution.meeting_id.as_str())
+                    .bind(&resolution.title)
+                    .bind(resolution.phase.as_str())
+                    .bind(created_by.as_str())
+                    .bind(resolution.created_at)
+                    .bind(resolution.updated_at)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(|e| map_error(e, "resolution exists"))?;
+                for (position, sponsor) in resolution.sponsors.iter().enumerate() {
+                    sqlx::query(sql::INSERT_SPONSOR)
+                        .bind(resolution.id.as_str())
+                        .bind(sponsor.as_str())
+                        .bind(position as i32)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(|e| {
+                            map_error(e, "a delegation is listed twice among the sponsors")
+                        })?;
+                }
+                sqlx::query(sql::INSERT_DOCUMENT)
+                    .bind(resolution.id.as_str())
+                    .bind(resolution.created_at)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(|e| map_error(e, "a document of this name exists"))?;
+                sqlx::query(sql::INSERT_FIRST_UPDATE)
+                    .bind(resolution.id.as_str())
+                    .bind(body)
+                    .bind(created_by.as_str())
+                    .bind(resolution.created_at)
+                    .execute(&mut *transaction)
+                    .await?;
+                transaction.commit().await?;
+                Ok(())
+            }
+
+            async fn resolution(&self, id: &ResolutionId) -> Result<Resolution, StoreError> {
+                let row = sqlx::query(sql::SELECT_RESOLUTION)
+                    .bind(id.as_str())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, ""))?;
+                let sponsors: Vec<String> = sqlx::query_scalar(sql::SELECT_SPONSORS)
+                    .bind(id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(resolution_from_row(
+                    &row,
+                    sponsors.into_iter().map(DelegationId).collect(),
+                )?)
+            }
+
+            async fn resolutions(
+                &self,
+                meeting: &MeetingId,
+            ) -> Result<Vec<Resolution>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_RESOLUTIONS)
+                    .bind(meeting.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                let sponsor_rows = sqlx::query(sql::SELECT_MEETING_SPONSORS)
+                    .bind(meeting.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut sponsors: std::collections::HashMap<String, Vec<DelegationId>> =
+                    Default::default();
+                for row in &sponsor_rows {
+                    sponsors
+                        .entry(row.try_get("resolution_id")?)
+                        .or_default()
+                        .push(DelegationId(row.try_get("delegation_id")?));
+                }
+                rows.iter()
+                    .map(|row| {
+                        let id: String = row.try_get("id")?;
+                        Ok(resolution_from_row(
+                            row,
+                            sponsors.remove(&id).unwrap_or_default(),
+                        )?)
+                    })
+                    .collect()
+            }
+
+            async fn update_resolution(&self, resolution: &Resolution) -> Result<(), StoreError> {
+                let mut transaction = self.pool.begin().await?;
+                let done = sqlx::query(sql::UPDATE_RESOLUTION)
+                    .bind(resolution.id.as_str())
+                    .bind(&resolution.title)
+                    .bind(resolution.updated_at)
+                    .execute(&mut *transaction)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query(sql::DELETE_SPONSORS)
+                    .bind(resolution.id.as_str())
+                    .execute(&mut *transaction)
+                    .await?;
+                for (position, sponsor) in resolution.sponsors.iter().enumerate() {
+                    sqlx::query(sql::INSERT_SPONSOR)
+                        .bind(resolution.id.as_str())
+                        .bind(sponsor.as_str())
+                        .bind(position as i32)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(|e| {
+                            map_error(e, "a delegation is listed twice among the sponsors")
+                        })?;
+                }
+                transaction.commit().await?;
+                Ok(())
+            }
+
+            async fn set_phase(
+                &self,
+                id: &ResolutionId,
+                from: Phase,
+                to: Phase,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                let done = sqlx::query(sql::UPDATE_PHASE)
+                    .bind(id.as_str())
+                    .bind(from.as_str())
+                    .bind(to.as_str())
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "the resolution is no longer {}",
+                        from.as_str()
+                    )));
+                }
+                Ok(())
+            }
+
+            async fn record(&self, event: &NewAuditEvent, now: i64) -> Result<(), StoreError> {
+                sqlx::query(sql::INSERT_AUDIT)
+                    .bind(now)
+                    .bind(event.actor.as_ref().map(|a| a.as_str()))
+                    .bind(event.action)
+                    .bind(&event.target)
+                    .bind(event.detail.to_string())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn audit(
+                &self,
+                limit: i64,
+                before: Option<i64>,
+            ) -> Result<Vec<AuditEvent>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_AUDIT)
+                    .bind(limit)
+                    .bind(before.unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let detail: String = row.try_get("detail")?;
+                        Ok(AuditEvent {
+                            id: row.try_get("id")?,
+                            at: row.try_get("at")?,
+                            actor: row.try_get::<Option<String>, _>("actor")?.map(AccountId),
+                            action: row.try_get("action")?,
+                            target: row.try_get("target")?,
+                            detail: serde_json::from_str(&detail)
+                                .unwrap_or(serde_json::Value::Null),
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_directory;
+
+#[allow(unused_imports)]
+pub(crate) use self::imports::*;
+
+/// What the macro's expansion refers to, for the backends to import at once.
+pub(crate) mod imports {
+    pub use super::{Directory, NewAccount, NewSession};
+    pub use crate::audit::{AuditEvent, NewAuditEvent};
+    pub use crate::auth::{Account, Role, Session};
+    pub use crate::ids::{AccountId, DelegationId, MeetingId, ResolutionId, SessionId};
+    pub use crate::meetings::{Delegation, Meeting, VotingRule};
+    pub use crate::resolutions::{Phase, Resolution};
+}
