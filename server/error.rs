@@ -20,6 +20,9 @@ pub enum ApiError {
     /// A field's value is refused.
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    /// The request body is over the size limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// No valid session.
     #[error("sign in first")]
     Unauthorized,
@@ -71,7 +74,11 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(rejection.body_text())
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
     }
 }
 
@@ -96,6 +103,9 @@ impl IntoResponse for ApiError {
                 Some(invalid.to_string()),
                 Some(invalid.field),
             ),
+            ApiError::TooLarge(message) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, Some(message.clone()), None)
+            }
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, Some(self.to_string()), None),
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, Some(message.clone()), None),
             ApiError::NotFound => (StatusCode::NOT_FOUND, None, None),

@@ -8,5 +8,6 @@ mod durability;
 mod history;
 mod interop;
 mod malformed;
+mod permissions;
 mod randomized;
 mod storage;

@@ -261,6 +261,7 @@ pub struct Server {
     pub addr: SocketAddr,
     database_url: String,
     args: Vec<String>,
+    output: mpsc::UnboundedReceiver<String>,
 }
 
 impl Server {
@@ -269,8 +270,40 @@ impl Server {
         Self::spawn(db.url.clone(), args.iter().map(|s| s.to_string()).collect()).await
     }
 
+    /// Starts `plenary serve` with no secretariat account from the
+    /// environment (first-run setup, or `--demo`).
+    pub async fn start_without_admin(db: &TestDb, args: &[&str]) -> Server {
+        Self::spawn_with(
+            db.url.clone(),
+            args.iter().map(|s| s.to_string()).collect(),
+            false,
+        )
+        .await
+    }
+
+    /// Starts `plenary serve` with debug logging, keeping what it logs.
+    pub async fn start_logging(db: &TestDb) -> (Server, Arc<Mutex<String>>) {
+        let log = Arc::new(Mutex::new(String::new()));
+        let server = Self::spawn_full(db.url.clone(), Vec::new(), true, Some(log.clone())).await;
+        (server, log)
+    }
+
     async fn spawn(database_url: String, args: Vec<String>) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_plenary"))
+        Self::spawn_with(database_url, args, true).await
+    }
+
+    async fn spawn_with(database_url: String, args: Vec<String>, admin: bool) -> Server {
+        Self::spawn_full(database_url, args, admin, None).await
+    }
+
+    async fn spawn_full(
+        database_url: String,
+        args: Vec<String>,
+        admin: bool,
+        log: Option<Arc<Mutex<String>>>,
+    ) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_plenary"));
+        command
             .arg("serve")
             .args(["--bind", "127.0.0.1:0", "--database-url", &database_url])
             .args(&args)
@@ -278,14 +311,34 @@ impl Server {
                 "PLENARY_LOG",
                 std::env::var("PLENARY_LOG").unwrap_or("warn".into()),
             )
-            .env("PLENARY_ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("PLENARY_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env_remove("PLENARY_ADMIN_EMAIL")
+            .env_remove("PLENARY_ADMIN_PASSWORD");
+        if admin {
+            command
+                .env("PLENARY_ADMIN_EMAIL", ADMIN_EMAIL)
+                .env("PLENARY_ADMIN_PASSWORD", ADMIN_PASSWORD);
+        }
+        if log.is_some() {
+            command.env("PLENARY_LOG", "debug").stderr(Stdio::piped());
+        } else {
+            command.stderr(Stdio::inherit());
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
             .expect("start the plenary binary");
+        if let (Some(log), Some(stderr)) = (log, child.stderr.take()) {
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut log = log.lock().expect("lock");
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
         let first = tokio::time::timeout(PATIENCE, lines.next_line())
@@ -298,14 +351,29 @@ impl Server {
             .next()
             .and_then(|a| a.trim().parse().ok())
             .unwrap_or_else(|| panic!("first line names the address: {first:?}"));
-        // Keep draining stdout so the server never blocks on it.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // Keep draining stdout so the server never blocks on it; tests may
+        // read what it printed after the address.
+        let (output_tx, output) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = output_tx.send(line);
+            }
+        });
         Server {
             child,
             addr,
             database_url,
             args,
+            output,
         }
+    }
+
+    /// The next line the server printed after its address.
+    pub async fn output_line(&mut self) -> String {
+        tokio::time::timeout(PATIENCE, self.output.recv())
+            .await
+            .expect("the server prints in time")
+            .expect("the server printed a line")
     }
 
     /// The y-websocket server URL (the provider appends `/{room}`).
@@ -841,7 +909,7 @@ pub async fn raw_socket_small_buffer(
 pub struct Api {
     pub base: String,
     pub token: String,
-    client: reqwest::Client,
+    pub client: reqwest::Client,
 }
 
 impl Api {
