@@ -66,6 +66,7 @@ struct AppInner {
     connections_per_account: Mutex<HashMap<AccountId, usize>>,
     /// SHA-256 of the one-time first-run token, while setup is open.
     setup_token: Mutex<Option<Vec<u8>>>,
+    events: crate::events::Events,
 }
 
 fn quota(per_second: u32, burst: u32) -> Quota {
@@ -105,6 +106,7 @@ impl AppState {
                 throttle: LoginThrottle::default(),
                 connections_per_account: Mutex::new(HashMap::new()),
                 setup_token: Mutex::new(None),
+                events: crate::events::Events::default(),
             }),
         };
         state
@@ -137,6 +139,16 @@ impl AppState {
     /// The sync layer's counters.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Live notices about resolutions' records.
+    pub fn events(&self) -> &crate::events::Events {
+        &self.inner.events
+    }
+
+    /// Cancelled when the server shuts down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
     }
 
     /// Failed sign-ins, per account.
@@ -412,6 +424,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::meetings::routes::routes())
         .merge(crate::resolutions::routes::routes())
         .merge(crate::versions::routes::routes())
+        .merge(crate::amendments::routes::routes())
+        .merge(crate::events::routes::routes())
         .merge(crate::audit::routes::routes())
 }
 

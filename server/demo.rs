@@ -273,6 +273,7 @@ pub async fn seed(state: &AppState, with_secretariat: bool) -> Result<Demo, ApiE
         sponsors,
         created_at: now,
         updated_at: now,
+        amendment_deadline: None,
     };
     let creator = creator.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no demo account")))?;
     state

@@ -8,6 +8,7 @@
 //! attributes are the marks (`{"italic": {}}`). The schema is written down in
 //! docs/document-model.md.
 
+pub mod anchor;
 pub mod compare;
 pub mod restore;
 

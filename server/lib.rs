@@ -4,7 +4,8 @@
 //! Modules, in dependency order:
 //! - [`ids`]: newtype identifiers (documents, log sequences, connections,
 //!   accounts, meetings, delegations, resolutions, sessions).
-//! - [`auth`], [`meetings`], [`resolutions`], [`versions`], [`audit`]: the domain, its
+//! - [`auth`], [`meetings`], [`resolutions`], [`versions`], [`amendments`],
+//!   [`audit`]: the domain, its
 //!   rules as plain functions, each with its HTTP routes in `routes.rs`.
 //! - [`store`]: persistence; the [`store::Store`] (documents) and
 //!   [`store::directory::Directory`] (records) traits, SQLite and PostgreSQL.
@@ -12,11 +13,13 @@
 //!   awareness, the per-document task, connections).
 //! - [`document`]: the body's schema, read into a neutral tree of blocks.
 //! - [`demo`]: the demo meeting of `plenary serve --demo`.
+//! - [`events`]: live notices (server-sent events) about a resolution's records.
 //! - [`error`]: the HTTP error type (problem+json).
 //! - [`config`]: the server's configuration.
 //! - [`app`]: the router and `serve`.
 //! - [`cli`]: the command line.
 
+pub mod amendments;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -25,6 +28,7 @@ pub mod config;
 pub mod demo;
 pub mod document;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod meetings;
 pub mod resolutions;

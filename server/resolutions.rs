@@ -80,6 +80,9 @@ pub struct Resolution {
     pub created_at: i64,
     /// Unix milliseconds of the last change of its record (not its body).
     pub updated_at: i64,
+    /// When proposed amendments are tabled automatically (unix milliseconds).
+    #[serde(default)]
+    pub amendment_deadline: Option<i64>,
 }
 
 impl Resolution {
@@ -202,6 +205,7 @@ mod tests {
             sponsors: vec![DelegationId("mexico".into())],
             created_at: 0,
             updated_at: 0,
+            amendment_deadline: None,
         }
     }
 

@@ -327,6 +327,7 @@ mod tests {
             sponsors: vec![mexico.clone()],
             created_at: 0,
             updated_at: 0,
+            amendment_deadline: None,
         };
         let actor = |role, delegation| Actor { role, delegation };
         assert!(may_name(actor(Role::Delegate, Some(&mexico)), &resolution));

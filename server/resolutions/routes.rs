@@ -148,6 +148,7 @@ async fn create_resolution(
         sponsors: new.sponsors,
         created_at: now,
         updated_at: now,
+        amendment_deadline: None,
     };
     let body = document::body_update(&document::skeleton());
     state
@@ -294,6 +295,11 @@ async fn change_phase(
         Some(&user.account),
     )
     .await?;
+    state.events().notify(
+        resolution.id.as_str(),
+        crate::events::Topic::Resolution,
+        None,
+    );
     state
         .record(
             NewAuditEvent::new(

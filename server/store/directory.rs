@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::amendments::{Amendment, Comment, Status, Vote, VoteResult};
 use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::auth::{Account, Session};
 use crate::ids::{AccountId, DelegationId, MeetingId, ResolutionId, SessionId};
@@ -120,6 +121,53 @@ pub trait Directory: Send + Sync + std::fmt::Debug + 'static {
         through: i64,
     ) -> Result<Vec<Contributor>, StoreError>;
 
+    /// Records an amendment with the next serial of its resolution; returns it.
+    async fn create_amendment(&self, amendment: &Amendment) -> Result<Amendment, StoreError>;
+    /// One amendment, with its supporters.
+    async fn amendment(&self, id: &str) -> Result<Amendment, StoreError>;
+    /// The amendments of a resolution, in order of proposal, with supporters.
+    async fn amendments(&self, resolution: &ResolutionId) -> Result<Vec<Amendment>, StoreError>;
+    /// Moves an amendment from `from` to `to` (with a vote result when a
+    /// vote closes); [`StoreError::Conflict`] if it is no longer in `from`.
+    async fn set_amendment_status(
+        &self,
+        id: &str,
+        from: Status,
+        to: Status,
+        result: Option<&VoteResult>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Signs a delegation on as supporter (or off).
+    async fn set_supporter(
+        &self,
+        amendment: &str,
+        delegation: &DelegationId,
+        account: &AccountId,
+        support: bool,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Records (or changes) a delegation's vote.
+    async fn cast_vote(
+        &self,
+        amendment: &str,
+        delegation: &DelegationId,
+        vote: Vote,
+        account: &AccountId,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The votes cast on an amendment: (delegation, vote).
+    async fn votes(&self, amendment: &str) -> Result<Vec<(DelegationId, Vote)>, StoreError>;
+    /// Stores a comment.
+    async fn create_comment(&self, comment: &Comment) -> Result<(), StoreError>;
+    /// One comment.
+    async fn comment(&self, id: &str) -> Result<Comment, StoreError>;
+    /// The comments of a resolution (on it, its paragraphs and amendments), oldest first.
+    async fn comments(&self, resolution: &ResolutionId) -> Result<Vec<Comment>, StoreError>;
+    /// Edits a comment's text.
+    async fn edit_comment(&self, id: &str, body: &str, now: i64) -> Result<(), StoreError>;
+    /// Deletes a comment (its replies stay; it reads as deleted).
+    async fn delete_comment(&self, id: &str, now: i64) -> Result<(), StoreError>;
+
     /// Appends to the audit log.
     async fn record(&self, event: &NewAuditEvent, now: i64) -> Result<(), StoreError>;
     /// The newest audit events, before `before` (an event id) if given.
@@ -163,13 +211,13 @@ pub(crate) mod sql {
     pub const INSERT_DOCUMENT: &str =
         "insert into documents (id, created_at, updated_at) values ($1, $2, $2)";
     pub const INSERT_FIRST_UPDATE: &str = "insert into document_updates (document_id, seq, data, author, created_at) values ($1, 1, $2, $3, $4)";
-    pub const SELECT_RESOLUTION: &str = "select id, meeting_id, title, phase, created_at, updated_at from resolutions where id = $1";
-    pub const SELECT_RESOLUTIONS: &str = "select id, meeting_id, title, phase, created_at, updated_at from resolutions where meeting_id = $1 order by created_at, id";
+    pub const SELECT_RESOLUTION: &str = "select id, meeting_id, title, phase, created_at, updated_at, amendment_deadline from resolutions where id = $1";
+    pub const SELECT_RESOLUTIONS: &str = "select id, meeting_id, title, phase, created_at, updated_at, amendment_deadline from resolutions where meeting_id = $1 order by created_at, id";
     pub const SELECT_SPONSORS: &str =
         "select delegation_id from resolution_sponsors where resolution_id = $1 order by position";
     pub const SELECT_MEETING_SPONSORS: &str = "select s.resolution_id, s.delegation_id from resolution_sponsors s join resolutions r on r.id = s.resolution_id where r.meeting_id = $1 order by s.resolution_id, s.position";
     pub const UPDATE_RESOLUTION: &str =
-        "update resolutions set title = $2, updated_at = $3 where id = $1";
+        "update resolutions set title = $2, updated_at = $3, amendment_deadline = $4 where id = $1";
     pub const UPDATE_PHASE: &str =
         "update resolutions set phase = $3, updated_at = $4 where id = $1 and phase = $2";
 
@@ -180,6 +228,26 @@ pub(crate) mod sql {
     pub const SELECT_CONTRIBUTORS: &str = "select distinct u.author, u.author_delegation, a.name as account_name, d.name as delegation_name \
          from document_updates u join accounts a on a.id = u.author left join delegations d on d.id = u.author_delegation \
          where u.document_id = $1 and u.seq > $2 and u.seq <= $3 order by account_name";
+    pub const INSERT_AMENDMENT: &str = "insert into amendments (id, resolution_id, serial, author, delegation_id, action, paragraph_id, target_id, new_kind, new_level, old_text, new_text, anchor_start, anchor_end, rationale, status, created_at, updated_at) \
+         select $1, $2, coalesce(max(serial), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16 from amendments where resolution_id = $2 returning serial";
+    pub const SELECT_AMENDMENT: &str = "select id, resolution_id, serial, author, delegation_id, action, paragraph_id, target_id, new_kind, new_level, old_text, new_text, anchor_start, anchor_end, rationale, status, vote_result, created_at, updated_at from amendments where id = $1";
+    pub const SELECT_AMENDMENTS: &str = "select id, resolution_id, serial, author, delegation_id, action, paragraph_id, target_id, new_kind, new_level, old_text, new_text, anchor_start, anchor_end, rationale, status, vote_result, created_at, updated_at from amendments where resolution_id = $1 order by serial";
+    pub const SELECT_SUPPORTERS: &str = "select delegation_id from amendment_supporters where amendment_id = $1 order by created_at, delegation_id";
+    pub const SELECT_RESOLUTION_SUPPORTERS: &str = "select s.amendment_id, s.delegation_id from amendment_supporters s join amendments a on a.id = s.amendment_id where a.resolution_id = $1 order by s.created_at, s.delegation_id";
+    pub const UPDATE_AMENDMENT_STATUS: &str = "update amendments set status = $3, vote_result = coalesce($4, vote_result), updated_at = $5 where id = $1 and status = $2";
+    pub const INSERT_SUPPORTER: &str = "insert into amendment_supporters (amendment_id, delegation_id, account_id, created_at) values ($1, $2, $3, $4) on conflict (amendment_id, delegation_id) do nothing";
+    pub const DELETE_SUPPORTER: &str =
+        "delete from amendment_supporters where amendment_id = $1 and delegation_id = $2";
+    pub const UPSERT_VOTE: &str = "insert into amendment_votes (amendment_id, delegation_id, vote, account_id, cast_at) values ($1, $2, $3, $4, $5) \
+         on conflict (amendment_id, delegation_id) do update set vote = excluded.vote, account_id = excluded.account_id, cast_at = excluded.cast_at";
+    pub const SELECT_VOTES: &str = "select delegation_id, vote from amendment_votes where amendment_id = $1 order by delegation_id";
+    pub const INSERT_COMMENT: &str = "insert into comments (id, resolution_id, amendment_id, paragraph_id, parent_id, author, body, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8)";
+    pub const SELECT_COMMENT: &str = "select id, resolution_id, amendment_id, paragraph_id, parent_id, author, body, created_at, edited_at, deleted_at from comments where id = $1";
+    pub const SELECT_COMMENTS: &str = "select id, resolution_id, amendment_id, paragraph_id, parent_id, author, body, created_at, edited_at, deleted_at from comments where resolution_id = $1 order by created_at, id";
+    pub const UPDATE_COMMENT: &str =
+        "update comments set body = $2, edited_at = $3 where id = $1 and deleted_at is null";
+    pub const DELETE_COMMENT: &str =
+        "update comments set body = '', deleted_at = $2 where id = $1 and deleted_at is null";
     pub const INSERT_AUDIT: &str =
         "insert into audit_events (at, actor, action, target, detail) values ($1, $2, $3, $4, $5)";
     pub const SELECT_AUDIT: &str = "select id, at, actor, action, target, detail from audit_events where id < $2 order by id desc limit $1";
@@ -269,6 +337,7 @@ macro_rules! impl_directory {
                 sponsors,
                 created_at: row.try_get("created_at")?,
                 updated_at: row.try_get("updated_at")?,
+                amendment_deadline: row.try_get("amendment_deadline")?,
             })
         }
 
@@ -290,8 +359,304 @@ macro_rules! impl_directory {
             })
         }
 
+        fn amendment_from_row(
+            row: &$row,
+            supporters: Vec<DelegationId>,
+        ) -> Result<Amendment, sqlx::Error> {
+            let decode = |e: StoreError| sqlx::Error::Decode(e.to_string().into());
+            let action: String = row.try_get("action")?;
+            let status: String = row.try_get("status")?;
+            let new_kind: Option<String> = row.try_get("new_kind")?;
+            let vote_result: Option<String> = row.try_get("vote_result")?;
+            Ok(Amendment {
+                id: row.try_get("id")?,
+                resolution_id: ResolutionId(row.try_get("resolution_id")?),
+                serial: row.try_get::<i32, _>("serial").map(i64::from)?,
+                author: AccountId(row.try_get("author")?),
+                delegation_id: row
+                    .try_get::<Option<String>, _>("delegation_id")?
+                    .map(DelegationId),
+                action: decode_enum(&action, AmendmentAction::parse).map_err(decode)?,
+                paragraph_id: row.try_get("paragraph_id")?,
+                target_id: row.try_get("target_id")?,
+                new_kind: new_kind
+                    .as_deref()
+                    .and_then(crate::document::BlockKind::from_tag),
+                new_level: row
+                    .try_get::<Option<i32>, _>("new_level")?
+                    .and_then(|l| u8::try_from(l).ok()),
+                old_text: row.try_get("old_text")?,
+                new_text: row.try_get("new_text")?,
+                anchor_start: row.try_get("anchor_start")?,
+                anchor_end: row.try_get("anchor_end")?,
+                rationale: row.try_get("rationale")?,
+                status: decode_enum(&status, Status::parse).map_err(decode)?,
+                vote_result: vote_result
+                    .as_deref()
+                    .and_then(|json| serde_json::from_str(json).ok()),
+                supporters,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        fn comment_from_row(row: &$row) -> Result<Comment, sqlx::Error> {
+            Ok(Comment {
+                id: row.try_get("id")?,
+                resolution_id: ResolutionId(row.try_get("resolution_id")?),
+                amendment_id: row.try_get("amendment_id")?,
+                paragraph_id: row.try_get("paragraph_id")?,
+                parent_id: row.try_get("parent_id")?,
+                author: AccountId(row.try_get("author")?),
+                body: row.try_get("body")?,
+                created_at: row.try_get("created_at")?,
+                edited_at: row.try_get("edited_at")?,
+                deleted_at: row.try_get("deleted_at")?,
+            })
+        }
+
         #[async_trait::async_trait]
         impl Directory for $store {
+            async fn create_amendment(
+                &self,
+                amendment: &Amendment,
+            ) -> Result<Amendment, StoreError> {
+                let mut attempt = 0;
+                loop {
+                    let inserted = sqlx::query_scalar::<_, i32>(sql::INSERT_AMENDMENT)
+                        .bind(&amendment.id)
+                        .bind(amendment.resolution_id.as_str())
+                        .bind(amendment.author.as_str())
+                        .bind(amendment.delegation_id.as_ref().map(|d| d.as_str()))
+                        .bind(amendment.action.as_str())
+                        .bind(&amendment.paragraph_id)
+                        .bind(&amendment.target_id)
+                        .bind(amendment.new_kind.map(|kind| kind.tag()))
+                        .bind(amendment.new_level.map(i32::from))
+                        .bind(&amendment.old_text)
+                        .bind(&amendment.new_text)
+                        .bind(amendment.anchor_start.as_deref())
+                        .bind(amendment.anchor_end.as_deref())
+                        .bind(&amendment.rationale)
+                        .bind(amendment.status.as_str())
+                        .bind(amendment.created_at)
+                        .fetch_one(&self.pool)
+                        .await;
+                    match inserted {
+                        Ok(serial) => {
+                            let mut created = amendment.clone();
+                            created.serial = i64::from(serial);
+                            return Ok(created);
+                        }
+                        Err(error) if super::is_unique_violation(&error) && attempt < 5 => {
+                            attempt += 1
+                        }
+                        Err(error) => return Err(map_error(error, "amendment exists")),
+                    }
+                }
+            }
+
+            async fn amendment(&self, id: &str) -> Result<Amendment, StoreError> {
+                let row = sqlx::query(sql::SELECT_AMENDMENT)
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, ""))?;
+                let supporters: Vec<String> = sqlx::query_scalar(sql::SELECT_SUPPORTERS)
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(amendment_from_row(
+                    &row,
+                    supporters.into_iter().map(DelegationId).collect(),
+                )?)
+            }
+
+            async fn amendments(
+                &self,
+                resolution: &ResolutionId,
+            ) -> Result<Vec<Amendment>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_AMENDMENTS)
+                    .bind(resolution.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                let supporter_rows = sqlx::query(sql::SELECT_RESOLUTION_SUPPORTERS)
+                    .bind(resolution.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut supporters: std::collections::HashMap<String, Vec<DelegationId>> =
+                    Default::default();
+                for row in &supporter_rows {
+                    supporters
+                        .entry(row.try_get("amendment_id")?)
+                        .or_default()
+                        .push(DelegationId(row.try_get("delegation_id")?));
+                }
+                rows.iter()
+                    .map(|row| {
+                        let id: String = row.try_get("id")?;
+                        Ok(amendment_from_row(
+                            row,
+                            supporters.remove(&id).unwrap_or_default(),
+                        )?)
+                    })
+                    .collect()
+            }
+
+            async fn set_amendment_status(
+                &self,
+                id: &str,
+                from: Status,
+                to: Status,
+                result: Option<&VoteResult>,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                let result = result.map(|result| serde_json::to_string(result).unwrap_or_default());
+                let done = sqlx::query(sql::UPDATE_AMENDMENT_STATUS)
+                    .bind(id)
+                    .bind(from.as_str())
+                    .bind(to.as_str())
+                    .bind(result)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "the amendment is no longer {}",
+                        from.as_str()
+                    )));
+                }
+                Ok(())
+            }
+
+            async fn set_supporter(
+                &self,
+                amendment: &str,
+                delegation: &DelegationId,
+                account: &AccountId,
+                support: bool,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                if support {
+                    sqlx::query(sql::INSERT_SUPPORTER)
+                        .bind(amendment)
+                        .bind(delegation.as_str())
+                        .bind(account.as_str())
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?;
+                } else {
+                    sqlx::query(sql::DELETE_SUPPORTER)
+                        .bind(amendment)
+                        .bind(delegation.as_str())
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn cast_vote(
+                &self,
+                amendment: &str,
+                delegation: &DelegationId,
+                vote: Vote,
+                account: &AccountId,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(sql::UPSERT_VOTE)
+                    .bind(amendment)
+                    .bind(delegation.as_str())
+                    .bind(vote.as_str())
+                    .bind(account.as_str())
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn votes(
+                &self,
+                amendment: &str,
+            ) -> Result<Vec<(DelegationId, Vote)>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_VOTES)
+                    .bind(amendment)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let vote: String = row.try_get("vote")?;
+                        Ok((
+                            DelegationId(row.try_get("delegation_id")?),
+                            decode_enum(&vote, Vote::parse)?,
+                        ))
+                    })
+                    .collect()
+            }
+
+            async fn create_comment(&self, comment: &Comment) -> Result<(), StoreError> {
+                sqlx::query(sql::INSERT_COMMENT)
+                    .bind(&comment.id)
+                    .bind(comment.resolution_id.as_str())
+                    .bind(&comment.amendment_id)
+                    .bind(&comment.paragraph_id)
+                    .bind(&comment.parent_id)
+                    .bind(comment.author.as_str())
+                    .bind(&comment.body)
+                    .bind(comment.created_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, "comment exists"))?;
+                Ok(())
+            }
+
+            async fn comment(&self, id: &str) -> Result<Comment, StoreError> {
+                let row = sqlx::query(sql::SELECT_COMMENT)
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, ""))?;
+                Ok(comment_from_row(&row)?)
+            }
+
+            async fn comments(
+                &self,
+                resolution: &ResolutionId,
+            ) -> Result<Vec<Comment>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_COMMENTS)
+                    .bind(resolution.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(comment_from_row)
+                    .collect::<Result<_, _>>()?)
+            }
+
+            async fn edit_comment(&self, id: &str, body: &str, now: i64) -> Result<(), StoreError> {
+                let done = sqlx::query(sql::UPDATE_COMMENT)
+                    .bind(id)
+                    .bind(body)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn delete_comment(&self, id: &str, now: i64) -> Result<(), StoreError> {
+                let done = sqlx::query(sql::DELETE_COMMENT)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
             async fn create_version(
                 &self,
                 new: &NewVersion,
@@ -718,6 +1083,7 @@ macro_rules! impl_directory {
                     .bind(resolution.id.as_str())
                     .bind(&resolution.title)
                     .bind(resolution.updated_at)
+                    .bind(resolution.amendment_deadline)
                     .execute(&mut *transaction)
                     .await?;
                 if done.rows_affected() == 0 {
@@ -814,6 +1180,9 @@ pub(crate) use self::imports::*;
 /// What the macro's expansion refers to, for the backends to import at once.
 pub(crate) mod imports {
     pub use super::{Directory, NewAccount, NewSession};
+    pub use crate::amendments::{
+        Action as AmendmentAction, Amendment, Comment, Status, Vote, VoteResult,
+    };
     pub use crate::audit::{AuditEvent, NewAuditEvent};
     pub use crate::auth::{Account, Role, Session};
     pub use crate::ids::{AccountId, DelegationId, MeetingId, ResolutionId, SessionId};

@@ -138,6 +138,11 @@ pub async fn record_version(
             now_millis(),
         )
         .await?;
+    state.events().notify(
+        resolution.id.as_str(),
+        crate::events::Topic::Version,
+        Some(&version.id),
+    );
     Ok(version)
 }
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod amendments;
 mod crash;
 mod durability;
 mod history;

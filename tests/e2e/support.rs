@@ -931,7 +931,10 @@ pub struct Api {
 impl Api {
     /// Signs in.
     pub async fn login(server: &impl Endpoint, email: &str, password: &str) -> Api {
-        let client = reqwest::Client::new();
+        let client = reqwest::Client::builder()
+            .timeout(PATIENCE)
+            .build()
+            .expect("an HTTP client");
         let response = client
             .post(format!("{}/api/auth/login", server.base_url()))
             .json(&json!({"email": email, "password": password}))
@@ -966,7 +969,10 @@ impl Api {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("request");
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("{path}: {error:?}"));
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
