@@ -208,6 +208,8 @@ pub enum Command {
     Connect,
     /// Report the document and the measurements.
     Report(oneshot::Sender<Report>),
+    /// Answer once every command before this one is handled.
+    Barrier(oneshot::Sender<()>),
 }
 
 /// The scenario's handle on a running client.
@@ -246,6 +248,14 @@ impl ClientHandle {
             .await
             .ok()?
             .ok()
+    }
+
+    /// Stops typing, and returns once the client has taken it in.
+    pub async fn stop_typing(&self) {
+        self.send(Command::Typing(false));
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Barrier(reply));
+        let _ = tokio::time::timeout(Duration::from_secs(30), answer).await;
     }
 
     /// Closes the socket and waits until it is closed.
@@ -480,6 +490,9 @@ impl Client {
                 let _ = reply.send(());
             }
             Command::Connect => self.want_connected = true,
+            Command::Barrier(reply) => {
+                let _ = reply.send(());
+            }
             Command::Report(reply) => {
                 let text = {
                     let text = self.doc.get_or_insert_text(TEXT);

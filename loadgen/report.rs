@@ -167,7 +167,16 @@ fn figure(results: Option<&Value>, metric: &Metric) -> Figure {
     };
     let status = result["status"].as_str().unwrap_or("?");
     let value = result.pointer(metric.pointer).and_then(Value::as_f64);
-    let note = result["note"].as_str().unwrap_or(status).to_owned();
+    let note = match result["note"].as_str() {
+        Some(note) => note.to_owned(),
+        None if result["convergence"]["converged"] == false => {
+            format!(
+                "{status}: the clients did not converge ({})",
+                result["convergence"]
+            )
+        }
+        None => status.to_owned(),
+    };
     match (status, value) {
         ("ok", Some(value)) => Figure::Value(value),
         (_, Some(value)) => Figure::Suspect(value, note),

@@ -296,7 +296,7 @@ pub async fn typing(run: &Run, name: &str) -> anyhow::Result<Value> {
     }
     tokio::time::sleep(sizes.typing_duration).await;
     for client in &clients[..sizes.typing_writers] {
-        client.send(Command::Typing(false));
+        client.stop_typing().await;
     }
     let typed_for = sizes.typing_duration.as_secs_f64();
     let expected = writer_clocks(&shared);
@@ -399,7 +399,7 @@ pub async fn saturation(run: &Run) -> anyhow::Result<Value> {
         .sum();
     let elapsed = started.elapsed().as_secs_f64();
     for client in &clients[..writers] {
-        client.send(Command::Typing(false));
+        client.stop_typing().await;
     }
     let expected = writer_clocks(&shared);
     let convergence = converge(run, &clients, |_| expected.clone(), Some((0, &document))).await;
@@ -469,7 +469,7 @@ pub async fn rooms(run: &Run) -> anyhow::Result<Value> {
     }
     tokio::time::sleep(sizes.rooms_duration).await;
     for client in clients.iter().step_by(2) {
-        client.send(Command::Typing(false));
+        client.stop_typing().await;
     }
     let sample = sampler.finish().await;
     let expected = writer_clocks(&shared);
