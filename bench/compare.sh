@@ -8,6 +8,8 @@
 #
 #   bench/compare.sh            the full sizes of issue 9; writes docs/performance/
 #   bench/compare.sh --quick    a smoke test (small sizes); writes bench/results/quick/
+#   bench/compare.sh --only plenary-sqlite …   reruns only the servers named, keeps the
+#                               other servers' results of the last run, and reports again
 #
 # PostgreSQL: PLENARY_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432),
 # a server where the user may create databases; one database per run, dropped after.
@@ -18,16 +20,26 @@ root=$(pwd)
 quick=()
 out="docs/performance"
 results="bench/results/full"
-if [ "${1:-}" = "--quick" ]; then
-  quick=(--quick)
-  out="bench/results/quick"
-  results="bench/results/quick"
-fi
+only=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=(--quick); out="bench/results/quick"; results="bench/results/quick" ;;
+    --only) only+=("$2"); shift ;;
+    *) echo "usage: bench/compare.sh [--quick] [--only LABEL]..." >&2; exit 2 ;;
+  esac
+  shift
+done
+wanted() {
+  [ ${#only[@]} = 0 ] && return 0
+  local label
+  for label in "${only[@]}"; do [ "$label" = "$1" ] && return 0; done
+  return 1
+}
 say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 loud() { printf '\n\033[1;33m*** %s ***\033[0m\n\n' "$*" >&2; }
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-rm -rf "$results"
+if [ ${#only[@]} = 0 ]; then rm -rf "$results"; fi
 mkdir -p "$results" "$out"
 
 say "Building Plenary and plenary-load (release)"
@@ -94,13 +106,25 @@ say "Machine and versions"
   if [ -x "$ysweet" ]; then echo "- y-sweet $("$ysweet" version 2>/dev/null | tail -1) (filesystem store, built with cargo install)"; else echo "- y-sweet: $ysweet_note"; fi
   if [ "$pg_ok" = 1 ]; then echo "- PostgreSQL $(psql "$pg/postgres" -qAtc 'show server_version'), local socket over TCP 127.0.0.1; Plenary commits with synchronous_commit=on"; fi
   echo "- SQLite: Plenary's own (sqlx, WAL, synchronous=FULL); the clients and the servers share the machine's $(nproc) cores"
-} >"$results/machine.md"
+} >"$results/machine-$(date +%s).md"
+if [ ${#only[@]} = 0 ]; then
+  mv "$results"/machine-*.md "$results/machine.md"
+else
+  {
+    echo
+    echo "Rerun of ${only[*]} alone (\`bench/compare.sh --only\`), after the run above; the other servers' figures are from that run:"
+    echo
+    sed -n '3,$p' "$(ls -t "$results"/machine-*.md | head -1)"
+  } >>"$results/machine.md"
+  rm -f "$results"/machine-*.md
+fi
 cat "$results/machine.md" >&2
 
 scenarios=(--scenario plenary --scenario saturation --scenario rooms --scenario cold --scenario storm)
 prepare_any="node $root/bench/peers/prepare.mjs any {http} {count} doc"
 run() {
   local label=$1; shift
+  wanted "$label" || return 0
   say "$label"
   "$bin/plenary-load" "${quick[@]}" --label "$label" --output "$results/$label.json" "$@" ||
     loud "$label: plenary-load failed"

@@ -244,7 +244,7 @@ impl ClientHandle {
     pub async fn report(&self) -> Option<Report> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Report(reply));
-        tokio::time::timeout(Duration::from_secs(30), answer)
+        tokio::time::timeout(Duration::from_secs(10), answer)
             .await
             .ok()?
             .ok()

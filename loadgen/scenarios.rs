@@ -15,7 +15,10 @@ use crate::server::{Node, Sample, Sampler, ServerSpec};
 use crate::{Dialect, Sizes};
 
 /// How long the end of a scenario may wait for every client to catch up.
-const CONVERGE_TIMEOUT: Duration = Duration::from_secs(60);
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the clients of a storm may take to be synced again.
+const STORM_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How long connecting the clients of a scenario may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(180);
@@ -183,8 +186,12 @@ async fn converge(
     loop {
         let mut still = Vec::new();
         missing = 0;
-        for &index in &pending {
-            let Some(report) = clients[index].report().await else {
+        // All at once: a client busy reconnecting must not hold up the others.
+        let answers =
+            futures_util::future::join_all(pending.iter().map(|&index| clients[index].report()))
+                .await;
+        for (&index, answer) in pending.iter().zip(answers) {
+            let Some(report) = answer else {
                 still.push(index);
                 continue;
             };
@@ -687,7 +694,7 @@ pub async fn storm(run: &Run) -> anyhow::Result<Value> {
     for client in &clients {
         client.send(Command::Connect);
     }
-    let deadline = started + Duration::from_secs(300);
+    let deadline = started + STORM_TIMEOUT;
     let mut times = Vec::with_capacity(count);
     let mut never = 0;
     for client in clients.iter_mut() {
@@ -711,7 +718,7 @@ pub async fn storm(run: &Run) -> anyhow::Result<Value> {
     Ok(json!({
         "scenario": "storm",
         "status": if ok { "ok" } else { "failed" },
-        "note": if never > 0 { json!(format!("{never} clients were not synced again within 300 s")) } else { Value::Null },
+        "note": if never > 0 { json!(format!("{never} clients were not synced again within {STORM_TIMEOUT:?}")) } else { Value::Null },
         "params": { "clients": count, "content_chars": sizes.storm_content },
         "all_synced_ms": if never == 0 { quantile(1.0) } else { None },
         "synced_p50_ms": quantile(0.5),
