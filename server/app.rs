@@ -558,6 +558,10 @@ async fn sync_document(
     let metrics = state.inner.metrics.clone();
     let token = state.inner.tasks.token();
     Ok(upgrade
+        // tungstenite reads in 128 KiB chunks by default, and keeps that much
+        // per socket: with thousands of mostly idle sockets it dominated our
+        // memory. Keystrokes and awareness are tens of bytes.
+        .read_buffer_size(8 * 1024)
         .max_message_size(config.max_frame_bytes)
         .max_frame_size(config.max_frame_bytes)
         .on_upgrade(move |socket| async move {

@@ -1,0 +1,216 @@
+//! Micro-benchmarks of the server's hot paths (issue 9):
+//! - decoding a frame (`protocol::decode_frame`, and `connection::decode`,
+//!   which also decodes the yrs update inside);
+//! - applying an update to a document and re-encoding it for relay
+//!   (`Replica::apply`, `protocol::encode_update`);
+//! - a group commit of N updates on SQLite (`Store::append_updates`);
+//! - loading a compacted document (`Replica::load`).
+//!
+//! `cargo bench --bench hot_paths`; results under target/criterion.
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use plenary::ids::{DocumentId, Seq};
+use plenary::store::{NewUpdate, StoredDocument, StoredUpdate};
+use plenary::sync::connection;
+use plenary::sync::crdt::{self, Replica};
+use plenary::sync::protocol;
+use yrs::{Doc, ReadTxn, StateVector, Text, Transact};
+
+/// `count` keystrokes typed by one client, each as its own v1 update, like a
+/// y-websocket client sends them.
+fn keystrokes(client: u64, count: usize) -> Vec<Vec<u8>> {
+    let doc = Doc::with_client_id(client);
+    let text = doc.get_or_insert_text("body");
+    (0..count)
+        .map(|index| {
+            let mut transaction = doc.transact_mut();
+            let length = text.len(&transaction);
+            let position = (index as u32 * 7919) % (length + 1);
+            text.insert(&mut transaction, position, "x");
+            transaction.encode_update_v1()
+        })
+        .collect()
+}
+
+fn full_state(updates: &[Vec<u8>]) -> Vec<u8> {
+    let doc = Doc::new();
+    {
+        let mut transaction = doc.transact_mut();
+        for update in updates {
+            let update = crdt::decode_update(update).expect("valid");
+            transaction.apply_update(update).expect("applies");
+        }
+    }
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default())
+}
+
+fn decode_frames(c: &mut Criterion) {
+    let update = keystrokes(1, 1).remove(0);
+    let frame = protocol::encode_update(&update);
+    let mut group = c.benchmark_group("decode_frame");
+    group.throughput(Throughput::Bytes(frame.len() as u64));
+    group.bench_function("protocol::decode_frame (keystroke)", |b| {
+        b.iter(|| protocol::decode_frame(black_box(&frame)).expect("valid"));
+    });
+    group.bench_function("connection::decode (keystroke, with yrs decode)", |b| {
+        b.iter(|| connection::decode(black_box(&frame), None).expect("valid"));
+    });
+    let entry = protocol::AwarenessEntry {
+        client: 42,
+        clock: 7,
+        state: Some(r##"{"user":{"name":"Delegate of Chile","color":"#30bced"}}"##.into()),
+    };
+    let awareness = protocol::encode_awareness([&entry]);
+    group.bench_function("connection::decode (awareness)", |b| {
+        b.iter(|| connection::decode(black_box(&awareness), None).expect("valid"));
+    });
+    group.finish();
+}
+
+fn apply_and_encode(c: &mut Criterion) {
+    // A document of 2,000 characters typed by 20 writers, then one more keystroke.
+    let history: Vec<Vec<u8>> = (0..20)
+        .flat_map(|client| keystrokes(client + 1, 100))
+        .collect();
+    let state = full_state(&history);
+    let next = keystrokes(99, 1).remove(0);
+    let mut group = c.benchmark_group("apply_update");
+    group.bench_function(
+        "Replica::apply + encode_update (keystroke into 2,000 chars)",
+        |b| {
+            b.iter_batched(
+                || {
+                    let stored = StoredDocument {
+                        snapshot: Some(state.clone()),
+                        snapshot_seq: Seq(1),
+                        updates: Vec::new(),
+                    };
+                    let replica = Replica::load(&stored).expect("loads");
+                    let update = crdt::decode_update(&next).expect("valid");
+                    (replica, update)
+                },
+                |(mut replica, update)| {
+                    let applied = replica.apply(update).expect("applies");
+                    let frame = protocol::encode_update(&next);
+                    black_box((applied, frame, replica))
+                },
+                BatchSize::SmallInput,
+            );
+        },
+    );
+    let relay: Vec<NewUpdate> = keystrokes(7, 64)
+        .into_iter()
+        .map(|data| NewUpdate {
+            data: Bytes::from(data),
+            author: None,
+            delegation: None,
+        })
+        .collect();
+    group.bench_function("merge 64 keystrokes into one relayed frame", |b| {
+        b.iter(|| {
+            let merged =
+                yrs::merge_updates_v1(relay.iter().map(|update| &update.data[..])).expect("merges");
+            protocol::encode_update(&merged)
+        });
+    });
+    group.finish();
+}
+
+fn group_commit(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let store = runtime
+        .block_on(plenary::store::open(&url))
+        .map(|database| database.documents)
+        .expect("opens the store");
+    let document = DocumentId::parse("bench").expect("valid name");
+    let mut group = c.benchmark_group("append_updates (SQLite, synchronous=FULL)");
+    group.sample_size(20);
+    let mut next_seq = 1i64;
+    for count in [1usize, 16, 64, 256] {
+        let updates: Vec<NewUpdate> = keystrokes(3, count)
+            .into_iter()
+            .map(|data| NewUpdate {
+                data: Bytes::from(data),
+                author: Some("bench".into()),
+                delegation: None,
+            })
+            .collect();
+        group.throughput(Throughput::Elements(count as u64));
+        group.bench_with_input(
+            BenchmarkId::from_parameter(count),
+            &updates,
+            |b, updates| {
+                b.iter(|| {
+                    let first = Seq(next_seq);
+                    next_seq += updates.len() as i64;
+                    runtime
+                        .block_on(store.append_updates(&document, first, updates))
+                        .expect("commits");
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
+fn load_compacted(c: &mut Criterion) {
+    // 20,000 keystrokes folded into a snapshot, plus a tail of 500 in the log.
+    let history: Vec<Vec<u8>> = (0..4)
+        .flat_map(|client| keystrokes(client + 1, 5000))
+        .collect();
+    let snapshot = full_state(&history);
+    let tail: Vec<StoredUpdate> = keystrokes(50, 500)
+        .into_iter()
+        .enumerate()
+        .map(|(index, data)| StoredUpdate {
+            seq: Seq(20_001 + index as i64),
+            data,
+            author: None,
+            delegation: None,
+        })
+        .collect();
+    let mut group = c.benchmark_group("load");
+    group.sample_size(20);
+    let compacted = StoredDocument {
+        snapshot: Some(snapshot.clone()),
+        snapshot_seq: Seq(20_000),
+        updates: Vec::new(),
+    };
+    group.bench_function("Replica::load (snapshot of 20,000 keystrokes)", |b| {
+        b.iter(|| Replica::load(black_box(&compacted)).expect("loads"));
+    });
+    let with_tail = StoredDocument {
+        snapshot: Some(snapshot),
+        snapshot_seq: Seq(20_000),
+        updates: tail,
+    };
+    group.bench_function("Replica::load (snapshot + 500 logged updates)", |b| {
+        b.iter(|| Replica::load(black_box(&with_tail)).expect("loads"));
+    });
+    group.bench_function("Replica::full_state after load (first sync step 2)", |b| {
+        b.iter_batched(
+            || Replica::load(&compacted).expect("loads"),
+            |mut replica| replica.full_state(),
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    decode_frames,
+    apply_and_encode,
+    group_commit,
+    load_compacted
+);
+criterion_main!(benches);

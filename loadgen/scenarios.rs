@@ -1,0 +1,730 @@
+//! The scenarios of issue 9, each a function from a [`Run`] to a JSON result.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+use crate::client::{
+    self, ClientHandle, ClientOptions, Command, Endpoint, Report, Role, Shared, WRITER_BASE,
+};
+use crate::server::{Node, Sample, Sampler, ServerSpec};
+use crate::{Dialect, Sizes};
+
+/// How long the end of a scenario may wait for every client to catch up.
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the clients of a storm may take to be synced again.
+const STORM_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long connecting the clients of a scenario may take.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Everything a scenario runs against.
+pub struct Run {
+    pub nodes: Vec<Node>,
+    pub spec: ServerSpec,
+    /// `ws://127.0.0.1:{port}/sync/{doc}`-style template.
+    pub url_template: String,
+    pub dialect: Dialect,
+    pub token: Option<String>,
+    pub documents: Vec<String>,
+    pub awareness: bool,
+    pub sizes: Sizes,
+}
+
+impl Run {
+    fn endpoint(&self, node: usize, document: &str) -> Endpoint {
+        let port = self.nodes[node % self.nodes.len()].port;
+        let mut url = self
+            .url_template
+            .replace("{port}", &port.to_string())
+            .replace("{doc}", document);
+        if let Some(token) = &self.token {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str("token=");
+            url.push_str(token);
+        }
+        Endpoint {
+            url,
+            dialect: match self.dialect {
+                Dialect::YWebsocket => client::Dialect::YWebsocket,
+                Dialect::Hocuspocus => client::Dialect::Hocuspocus,
+            },
+            document: document.to_owned(),
+            token: self.token.clone().unwrap_or_else(|| "load".into()),
+        }
+    }
+
+    fn document(&self, index: usize) -> anyhow::Result<&str> {
+        self.documents
+            .get(index)
+            .map(String::as_str)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "this scenario needs {} documents; {} were given",
+                    index + 1,
+                    self.documents.len()
+                )
+            })
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().filter_map(Node::pid).collect()
+    }
+
+    fn sampler(&self) -> Sampler {
+        Sampler::start(self.pids(), self.spec.count_comm.clone())
+    }
+
+    fn client(&self, index: usize, node: usize, document: &str, role: Role) -> ClientOptions {
+        ClientOptions {
+            index,
+            endpoint: self.endpoint(node, document),
+            role,
+            awareness: self.awareness,
+            connect: false,
+            seed: index as u64 + 1,
+        }
+    }
+}
+
+fn spawn_all(options: Vec<ClientOptions>, shared: &Arc<Shared>) -> Vec<ClientHandle> {
+    options
+        .into_iter()
+        .map(|options| client::spawn(options, shared.clone()))
+        .collect()
+}
+
+/// Connects clients `batch` at a time, each batch synced before the next
+/// (setting up is not what is measured). The first client of each document
+/// connects before the others: y-sweet loads a document twice when two
+/// sockets open it at once, and edits on the orphaned copy are lost, which
+/// is not what this setup is here to measure. Returns how many never synced.
+async fn connect_all(clients: &mut [ClientHandle], batch: usize) -> usize {
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    let mut opened = std::collections::HashSet::new();
+    let (first, rest): (Vec<usize>, Vec<usize>) =
+        (0..clients.len()).partition(|&index| opened.insert(clients[index].document.clone()));
+    let mut failed = 0;
+    for wave in [first, rest] {
+        for group in wave.chunks(batch.max(1)) {
+            for &index in group {
+                clients[index].send(Command::Connect);
+            }
+            for &index in group {
+                if clients[index].wait_syncs(1, deadline).await.is_none() {
+                    failed += 1;
+                }
+            }
+        }
+    }
+    failed
+}
+
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+fn latency_json(histogram: &Histogram<u64>) -> Value {
+    if histogram.is_empty() {
+        return Value::Null;
+    }
+    json!({
+        "count": histogram.len(),
+        "p50_ms": ms(histogram.value_at_quantile(0.50)),
+        "p90_ms": ms(histogram.value_at_quantile(0.90)),
+        "p99_ms": ms(histogram.value_at_quantile(0.99)),
+        "p999_ms": ms(histogram.value_at_quantile(0.999)),
+        "max_ms": ms(histogram.max()),
+        "mean_ms": histogram.mean() / 1000.0,
+    })
+}
+
+fn sample_json(sample: &Sample) -> Value {
+    json!({
+        "seconds": sample.seconds,
+        "server_cpu_s": sample.cpu_seconds,
+        "db_cpu_s": sample.comm_cpu_seconds,
+        "server_peak_rss_mb": sample.peak_rss_bytes as f64 / 1048576.0,
+        "server_hwm_mb": sample.hwm_bytes as f64 / 1048576.0,
+    })
+}
+
+/// The outcome of waiting for every client to hold every edit.
+struct Convergence {
+    converged: bool,
+    reports: Vec<Report>,
+    detail: Value,
+}
+
+/// Waits until every client holds every writer's edits (`expected`: client
+/// id → clock), then compares every client's text, and a fresh client's,
+/// with the first client's.
+async fn converge(
+    run: &Run,
+    clients: &[ClientHandle],
+    expected: impl Fn(usize) -> HashMap<u64, u32>,
+    fresh: Option<(usize, &str)>,
+) -> Convergence {
+    let deadline = Instant::now() + CONVERGE_TIMEOUT;
+    let behind = |index: usize, report: &Report| {
+        expected(index)
+            .iter()
+            .filter(|(client, clock)| report.clocks.get(client).copied().unwrap_or(0) < **clock)
+            .map(|(client, clock)| {
+                u64::from(*clock - report.clocks.get(client).copied().unwrap_or(0))
+            })
+            .sum::<u64>()
+    };
+    let mut pending: Vec<usize> = (0..clients.len()).collect();
+    let mut reports: Vec<Option<Report>> = (0..clients.len()).map(|_| None).collect();
+    let mut missing;
+    loop {
+        let mut still = Vec::new();
+        missing = 0;
+        // All at once: a client busy reconnecting must not hold up the others.
+        let answers =
+            futures_util::future::join_all(pending.iter().map(|&index| clients[index].report()))
+                .await;
+        for (&index, answer) in pending.iter().zip(answers) {
+            let Some(report) = answer else {
+                still.push(index);
+                continue;
+            };
+            let missed = behind(index, &report);
+            merge_report(&mut reports[index], report);
+            if missed > 0 {
+                missing += missed;
+                still.push(index);
+            }
+        }
+        pending = still;
+        if pending.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reports: Vec<Report> = reports.into_iter().flatten().collect();
+    let reference = reports
+        .first()
+        .map(|report| report.text.clone())
+        .unwrap_or_default();
+    let differing = reports
+        .iter()
+        .filter(|report| report.text != reference)
+        .count();
+    let mut fresh_equal = Value::Null;
+    if let Some((node, document)) = fresh {
+        let shared = Shared::new(0, 0);
+        let mut options = run.client(usize::MAX / 2, node, document, Role::Reader);
+        options.awareness = false;
+        let mut fresh_client = client::spawn(options, shared);
+        fresh_client.send(Command::Connect);
+        let synced = fresh_client
+            .wait_syncs(1, Instant::now() + Duration::from_secs(60))
+            .await;
+        fresh_equal = match (synced, fresh_client.report().await) {
+            (Some(_), Some(report)) => json!(report.text == reference),
+            _ => json!("the fresh client could not sync"),
+        };
+        fresh_client.abort();
+    }
+    let converged = pending.is_empty() && differing == 0 && fresh_equal != json!(false);
+    Convergence {
+        converged,
+        detail: json!({
+            "converged": converged,
+            "clients_behind": pending.len(),
+            "edits_missing": missing,
+            "clients_with_other_text": differing,
+            "fresh_client_equal": fresh_equal,
+            "text_length": reference.len(),
+        }),
+        reports,
+    }
+}
+
+fn merge_report(slot: &mut Option<Report>, report: Report) {
+    match slot {
+        None => *slot = Some(report),
+        Some(existing) => {
+            let _ = existing.latency.add(&report.latency);
+            existing.delivered += report.delivered;
+            existing.text = report.text;
+            existing.clocks = report.clocks;
+        }
+    }
+}
+
+fn writer_clocks(shared: &Shared) -> HashMap<u64, u32> {
+    shared
+        .writers
+        .iter()
+        .enumerate()
+        .filter_map(|(index, log)| {
+            let count = log.count.load(Ordering::Acquire) as u32;
+            (count > 0).then_some((WRITER_BASE + index as u64, count))
+        })
+        .collect()
+}
+
+/// `plenary` (and `cross-node` when the run has several nodes): 1 document,
+/// N clients, W of them typing R characters a second.
+pub async fn typing(run: &Run, name: &str) -> anyhow::Result<Value> {
+    let sizes = &run.sizes;
+    let document = run.document(0)?.to_owned();
+    let interval = Duration::from_secs_f64(1.0 / sizes.typing_rate);
+    let shared = Shared::new(sizes.typing_writers, 0);
+    let nodes = run.nodes.len();
+    let options = (0..sizes.typing_clients)
+        .map(|index| {
+            let role = if index < sizes.typing_writers {
+                Role::Typist {
+                    writer: index,
+                    interval,
+                }
+            } else {
+                Role::Reader
+            };
+            run.client(index, index % nodes, &document, role)
+        })
+        .collect();
+    let mut clients = spawn_all(options, &shared);
+    let not_synced = connect_all(&mut clients, 25).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sampler = run.sampler();
+    shared.recording.store(true, Ordering::Relaxed);
+    for client in &clients[..sizes.typing_writers] {
+        client.send(Command::Typing(true));
+    }
+    tokio::time::sleep(sizes.typing_duration).await;
+    for client in &clients[..sizes.typing_writers] {
+        client.stop_typing().await;
+    }
+    let typed_for = sizes.typing_duration.as_secs_f64();
+    let expected = writer_clocks(&shared);
+    let convergence = converge(
+        run,
+        &clients,
+        |_| expected.clone(),
+        Some((nodes - 1, &document)),
+    )
+    .await;
+    shared.recording.store(false, Ordering::Relaxed);
+    let sample = sampler.finish().await;
+    let latency = client::merge_latency(&convergence.reports);
+    let sent: u64 = expected.values().map(|&clock| u64::from(clock)).sum();
+    let delivered: u64 = convergence
+        .reports
+        .iter()
+        .map(|report| report.delivered)
+        .sum();
+    let expected_deliveries = sent * (sizes.typing_clients as u64 - 1);
+    let mut status = if convergence.converged {
+        "ok"
+    } else {
+        "failed"
+    };
+    let mut note = Value::Null;
+    if nodes > 1 && !convergence.converged {
+        status = "unsupported";
+        note = json!(
+            "clients on different nodes did not all receive each other's edits: several nodes cannot serve one document yet"
+        );
+    }
+    if not_synced > 0 {
+        status = "failed";
+        note = json!(format!(
+            "{not_synced} clients never completed their first sync"
+        ));
+    }
+    Ok(json!({
+        "scenario": name,
+        "status": status,
+        "note": note,
+        "params": {
+            "clients": sizes.typing_clients,
+            "writers": sizes.typing_writers,
+            "chars_per_s": sizes.typing_rate,
+            "seconds": typed_for,
+            "nodes": nodes,
+        },
+        "latency": latency_json(&latency),
+        "edits_sent": sent,
+        "deliveries": delivered,
+        "deliveries_expected": expected_deliveries,
+        "delivered_per_s": delivered as f64 / typed_for,
+        "server": sample_json(&sample),
+        "convergence": convergence.detail,
+    }))
+}
+
+/// `saturation`: 1 document, 20 clients, 4 writers each keeping 50 edits in
+/// flight (sent, not yet received by every other client).
+pub async fn saturation(run: &Run) -> anyhow::Result<Value> {
+    let sizes = &run.sizes;
+    let document = run.document(0)?.to_owned();
+    let writers = sizes.saturation_writers;
+    let clients_count = sizes.saturation_clients;
+    let shared = Shared::new(writers, clients_count);
+    let options = (0..clients_count)
+        .map(|index| {
+            let role = if index < writers {
+                Role::Saturator {
+                    writer: index,
+                    window: sizes.saturation_window,
+                }
+            } else {
+                Role::Reader
+            };
+            run.client(index, 0, &document, role)
+        })
+        .collect();
+    let mut clients = spawn_all(options, &shared);
+    let not_synced = connect_all(&mut clients, 25).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sampler = run.sampler();
+    shared.recording.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    for client in &clients[..writers] {
+        client.send(Command::Typing(true));
+    }
+    tokio::time::sleep(sizes.saturation_duration).await;
+    // Edits every reader had at the end of the window.
+    let everywhere: u64 = (0..writers)
+        .map(|writer| {
+            (0..clients_count)
+                .filter(|&client| client != writer)
+                .map(|client| shared.progress[client * writers + writer].load(Ordering::Acquire))
+                .min()
+                .unwrap_or(0)
+        })
+        .sum();
+    let elapsed = started.elapsed().as_secs_f64();
+    for client in &clients[..writers] {
+        client.stop_typing().await;
+    }
+    let expected = writer_clocks(&shared);
+    let convergence = converge(run, &clients, |_| expected.clone(), Some((0, &document))).await;
+    shared.recording.store(false, Ordering::Relaxed);
+    let sample = sampler.finish().await;
+    let latency = client::merge_latency(&convergence.reports);
+    let sent: u64 = expected.values().map(|&clock| u64::from(clock)).sum();
+    let delivered: u64 = convergence
+        .reports
+        .iter()
+        .map(|report| report.delivered)
+        .sum();
+    let status = if convergence.converged && not_synced == 0 {
+        "ok"
+    } else {
+        "failed"
+    };
+    Ok(json!({
+        "scenario": "saturation",
+        "status": status,
+        "note": if not_synced > 0 { json!(format!("{not_synced} clients never synced")) } else { Value::Null },
+        "params": {
+            "clients": clients_count,
+            "writers": writers,
+            "window": sizes.saturation_window,
+            "seconds": elapsed,
+        },
+        "updates_to_every_reader_per_s": everywhere as f64 / elapsed,
+        "edits_sent": sent,
+        "deliveries": delivered,
+        "delivered_per_s": delivered as f64 / elapsed,
+        "latency": latency_json(&latency),
+        "server": sample_json(&sample),
+        "convergence": convergence.detail,
+    }))
+}
+
+/// `rooms`: D documents × 2 clients, one edit per document per second.
+pub async fn rooms(run: &Run) -> anyhow::Result<Value> {
+    let sizes = &run.sizes;
+    let documents = sizes.rooms_documents;
+    run.document(documents - 1)?;
+    let shared = Shared::new(documents, 0);
+    let options = (0..documents * 2)
+        .map(|index| {
+            let document = run.documents[index / 2].clone();
+            let role = if index % 2 == 0 {
+                Role::Typist {
+                    writer: index / 2,
+                    interval: Duration::from_secs(1),
+                }
+            } else {
+                Role::Reader
+            };
+            run.client(index, index, &document, role)
+        })
+        .collect();
+    let mut clients = spawn_all(options, &shared);
+    let setup = Instant::now();
+    let not_synced = connect_all(&mut clients, 100).await;
+    let setup_seconds = setup.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sampler = run.sampler();
+    shared.recording.store(true, Ordering::Relaxed);
+    for client in clients.iter().step_by(2) {
+        client.send(Command::Typing(true));
+    }
+    tokio::time::sleep(sizes.rooms_duration).await;
+    for client in clients.iter().step_by(2) {
+        client.stop_typing().await;
+    }
+    let sample = sampler.finish().await;
+    let expected = writer_clocks(&shared);
+    // Each client holds only its own document's writer.
+    let convergence = converge(
+        run,
+        &clients,
+        |index| {
+            let writer = WRITER_BASE + (index / 2) as u64;
+            expected
+                .get(&writer)
+                .map(|&clock| HashMap::from([(writer, clock)]))
+                .unwrap_or_default()
+        },
+        None,
+    )
+    .await;
+    shared.recording.store(false, Ordering::Relaxed);
+    // Each document's pair must agree with itself (texts differ across documents).
+    let mut pairs_differing = 0;
+    for pair in convergence.reports.chunks(2) {
+        if let [a, b] = pair
+            && a.text != b.text
+        {
+            pairs_differing += 1;
+        }
+    }
+    let all_behind = convergence.detail["clients_behind"].as_u64().unwrap_or(0);
+    let converged = all_behind == 0 && pairs_differing == 0;
+    let latency = client::merge_latency(&convergence.reports);
+    let sent: u64 = expected.values().map(|&clock| u64::from(clock)).sum();
+    Ok(json!({
+        "scenario": "rooms",
+        "status": if converged && not_synced == 0 { "ok" } else { "failed" },
+        "note": if not_synced > 0 { json!(format!("{not_synced} clients never synced")) } else { Value::Null },
+        "params": {
+            "documents": documents,
+            "clients": documents * 2,
+            "seconds": sizes.rooms_duration.as_secs_f64(),
+        },
+        "setup_seconds": setup_seconds,
+        "edits_sent": sent,
+        "latency": latency_json(&latency),
+        "server": sample_json(&sample),
+        "convergence": {
+            "converged": converged,
+            "clients_behind": all_behind,
+            "documents_differing": pairs_differing,
+        },
+    }))
+}
+
+/// Connects a fresh client and returns the seconds until it is synced, and
+/// the length of the text it got.
+async fn time_fresh_sync(run: &Run, document: &str, index: usize) -> Option<(f64, usize)> {
+    let shared = Shared::new(0, 0);
+    let mut options = run.client(index, 0, document, Role::Reader);
+    options.awareness = false;
+    let started = Instant::now();
+    options.connect = true;
+    let mut client = client::spawn(options, shared);
+    let synced = client
+        .wait_syncs(1, Instant::now() + Duration::from_secs(120))
+        .await?;
+    let seconds = synced.duration_since(started).as_secs_f64();
+    let report = client.report().await?;
+    client.disconnect().await;
+    Some((seconds, report.text.len()))
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(values[values.len() / 2])
+}
+
+/// `cold`: a document with H separate updates in its history; the time for
+/// a fresh client to be synced on a warm server, and on the first load
+/// after a restart.
+pub async fn cold(run: &mut Run) -> anyhow::Result<Value> {
+    let sizes = run.sizes.clone();
+    let document = run.document(0)?.to_owned();
+    let shared = Shared::new(1, 2);
+    let options = vec![
+        run.client(
+            0,
+            0,
+            &document,
+            Role::Saturator {
+                writer: 0,
+                window: 0,
+            },
+        ),
+        run.client(1, 0, &document, Role::Reader),
+    ];
+    let mut clients = spawn_all(options, &shared);
+    connect_all(&mut clients, 2).await;
+    let writing = Instant::now();
+    let (done, finished) = tokio::sync::oneshot::channel();
+    clients[0].send(Command::Burst {
+        count: sizes.cold_updates,
+        window: 100,
+        done,
+    });
+    if tokio::time::timeout(Duration::from_secs(600), finished)
+        .await
+        .is_err()
+    {
+        anyhow::bail!("writing the history did not finish within 10 minutes");
+    }
+    let write_seconds = writing.elapsed().as_secs_f64();
+    let expected = sizes.cold_updates as usize;
+    // Warm: the document is open (its writer is still connected).
+    let mut warm = Vec::new();
+    let mut warm_wrong = 0;
+    for attempt in 0..sizes.cold_repeats {
+        match time_fresh_sync(run, &document, 10 + attempt).await {
+            Some((seconds, length)) => {
+                if length != expected {
+                    warm_wrong += 1;
+                }
+                warm.push(seconds);
+            }
+            None => warm_wrong += 1,
+        }
+    }
+    for client in &clients {
+        client.disconnect().await;
+    }
+    drop(clients);
+    // Give servers that save on a timer or on the last disconnect the
+    // chance to (the restart below is a clean SIGINT besides).
+    tokio::time::sleep(sizes.cold_settle).await;
+    let mut after_restart = Vec::new();
+    let mut restart_note = Value::Null;
+    let mut lengths = Vec::new();
+    if run.nodes[0].restartable() {
+        for attempt in 0..sizes.cold_repeats {
+            run.nodes[0].restart().await?;
+            match time_fresh_sync(run, &document, 100 + attempt).await {
+                Some((seconds, length)) => {
+                    lengths.push(length);
+                    if length == expected {
+                        after_restart.push(seconds);
+                    }
+                }
+                None => lengths.push(0),
+            }
+        }
+        if after_restart.len() < sizes.cold_repeats {
+            restart_note = json!(format!(
+                "after a restart the document had {lengths:?} of its {expected} characters: the server does not keep (all of) it across a restart"
+            ));
+        }
+    } else {
+        restart_note =
+            json!("not measured: the server was not started by the load generator (--spawn)");
+    }
+    let warm_median = median(&mut warm);
+    let restart_median = median(&mut after_restart);
+    Ok(json!({
+        "scenario": "cold",
+        "status": if warm_wrong == 0 { "ok" } else { "failed" },
+        "note": restart_note,
+        "params": { "updates": sizes.cold_updates, "repeats": sizes.cold_repeats },
+        "history_write_seconds": write_seconds,
+        "history_updates_per_s": sizes.cold_updates as f64 / write_seconds,
+        "warm_sync_ms": warm_median.map(|s| s * 1000.0),
+        "warm_sync_all_ms": warm.iter().map(|s| s * 1000.0).collect::<Vec<_>>(),
+        "warm_wrong_content": warm_wrong,
+        "restart_sync_ms": restart_median.map(|s| s * 1000.0),
+        "restart_sync_all_ms": after_restart.iter().map(|s| s * 1000.0).collect::<Vec<_>>(),
+    }))
+}
+
+/// `storm`: C clients of one document reconnect at once.
+pub async fn storm(run: &Run) -> anyhow::Result<Value> {
+    let sizes = &run.sizes;
+    let document = run.document(0)?.to_owned();
+    let count = sizes.storm_clients;
+    let shared = Shared::new(1, 2);
+    let options = (0..count)
+        .map(|index| {
+            let role = if index == 0 {
+                Role::Saturator {
+                    writer: 0,
+                    window: 0,
+                }
+            } else {
+                Role::Reader
+            };
+            run.client(index, 0, &document, role)
+        })
+        .collect();
+    let mut clients = spawn_all(options, &shared);
+    connect_all(&mut clients[..2], 2).await;
+    // Some content, typed as separate keystrokes, before everyone joins.
+    let (done, finished) = tokio::sync::oneshot::channel();
+    clients[0].send(Command::Burst {
+        count: sizes.storm_content,
+        window: 100,
+        done,
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(300), finished).await;
+    let not_synced = connect_all(&mut clients[2..], 50).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Everyone drops at once, then everyone comes back at once.
+    let disconnects: Vec<_> = clients.iter().map(ClientHandle::disconnect).collect();
+    futures_util::future::join_all(disconnects).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sampler = run.sampler();
+    let started = Instant::now();
+    for client in &clients {
+        client.send(Command::Connect);
+    }
+    let deadline = started + STORM_TIMEOUT;
+    let mut times = Vec::with_capacity(count);
+    let mut never = 0;
+    for client in clients.iter_mut() {
+        match client.wait_syncs(2, deadline).await {
+            Some(at) => times.push(at.duration_since(started).as_secs_f64()),
+            None => never += 1,
+        }
+    }
+    let sample = sampler.finish().await;
+    let failed_attempts: u64 = clients
+        .iter()
+        .map(|client| client.status.borrow().failed_attempts)
+        .sum();
+    times.sort_by(f64::total_cmp);
+    let quantile = |q: f64| -> Option<f64> {
+        (!times.is_empty()).then(|| times[((times.len() - 1) as f64 * q).round() as usize] * 1000.0)
+    };
+    let expected = writer_clocks(&shared);
+    let convergence = converge(run, &clients, |_| expected.clone(), Some((0, &document))).await;
+    let ok = never == 0 && not_synced == 0 && convergence.converged;
+    Ok(json!({
+        "scenario": "storm",
+        "status": if ok { "ok" } else { "failed" },
+        "note": if never > 0 { json!(format!("{never} clients were not synced again within {STORM_TIMEOUT:?}")) } else { Value::Null },
+        "params": { "clients": count, "content_chars": sizes.storm_content },
+        "all_synced_ms": if never == 0 { quantile(1.0) } else { None },
+        "synced_p50_ms": quantile(0.5),
+        "synced_p99_ms": quantile(0.99),
+        "failed_connection_attempts": failed_attempts,
+        "server": sample_json(&sample),
+        "convergence": convergence.detail,
+    }))
+}
