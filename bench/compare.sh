@@ -146,16 +146,21 @@ if [ -x "$ysweet" ]; then
   peers+=(--peer y-sweet)
 fi
 
+# The benchmark signs in as this secretariat account (created at the first
+# start) and lifts the per-account limits, which exist for a venue of real
+# people, not for one script driving a thousand simulated clients.
+export PLENARY_ADMIN_EMAIL=bench@plenary.example PLENARY_ADMIN_PASSWORD='a benchmark password'
+plenary_limits="--connections-per-account 100000 --sync-rate 1000000 --api-rate 100000"
 prepare_plenary="node $root/bench/peers/prepare.mjs plenary {http} {count} doc"
 plenary=()
 run plenary-sqlite "${scenarios[@]}" --prepare "$prepare_plenary" \
   --url "ws://127.0.0.1:{port}/sync/{doc}" \
-  --spawn "env PLENARY_LOG=warn $bin/plenary serve --bind 127.0.0.1:{port} --database-url sqlite://{data}/plenary.db"
+  --spawn "env PLENARY_LOG=warn $bin/plenary serve --bind 127.0.0.1:{port} --database-url sqlite://{data}/plenary.db $plenary_limits"
 plenary+=(--plenary plenary-sqlite)
 if [ "$pg_ok" = 1 ]; then
   run plenary-postgres "${scenarios[@]}" --scenario cross-node --prepare "$prepare_plenary" \
     --url "ws://127.0.0.1:{port}/sync/{doc}" --count-cpu-of postgres \
-    --spawn "sh -c \"psql $pg/postgres -qc 'create database {run}' >/dev/null 2>&1; exec env PLENARY_LOG=warn $bin/plenary serve --bind 127.0.0.1:{port} --database-url $pg/{run}\""
+    --spawn "sh -c \"psql $pg/postgres -qc 'create database {run}' >/dev/null 2>&1; exec env PLENARY_LOG=warn $bin/plenary serve --bind 127.0.0.1:{port} --database-url $pg/{run} $plenary_limits\""
   plenary+=(--plenary plenary-postgres)
 fi
 
