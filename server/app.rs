@@ -67,6 +67,8 @@ struct AppInner {
     /// SHA-256 of the one-time first-run token, while setup is open.
     setup_token: Mutex<Option<Vec<u8>>>,
     events: crate::events::Events,
+    /// The other nodes, on PostgreSQL.
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 fn quota(per_second: u32, burst: u32) -> Quota {
@@ -81,12 +83,23 @@ impl AppState {
     pub fn new(config: Config, database: Database, shutdown: CancellationToken) -> Self {
         let metrics = Arc::new(Metrics::default());
         let (events_tx, events_rx) = mpsc::channel(1024);
+        let tasks = TaskTracker::new();
+        // On PostgreSQL other nodes may serve the same documents.
+        let (cluster, notices) = match &database.postgres {
+            Some(pool) => {
+                let (cluster, notices) =
+                    crate::cluster::start_postgres(pool.clone(), &tasks, shutdown.clone());
+                (Some(cluster), Some(notices))
+            }
+            None => (None, None),
+        };
         let rooms = Rooms::new(
             database.documents.clone(),
             config.room.clone(),
             shutdown.clone(),
             metrics.clone(),
             Some(events_tx),
+            cluster.clone(),
         );
         let limits = &config.limits;
         let state = Self {
@@ -101,7 +114,8 @@ impl AppState {
                 rooms,
                 metrics,
                 shutdown,
-                tasks: TaskTracker::new(),
+                tasks,
+                cluster,
                 next_connection: AtomicU64::new(1),
                 throttle: LoginThrottle::default(),
                 connections_per_account: Mutex::new(HashMap::new()),
@@ -109,6 +123,15 @@ impl AppState {
                 events: crate::events::Events::default(),
             }),
         };
+        if let Some(cluster) = &state.inner.cluster {
+            state.inner.events.set_cluster(cluster.clone());
+        }
+        if let Some(notices) = notices {
+            state
+                .inner
+                .tasks
+                .spawn(handle_notices(state.clone(), notices));
+        }
         state
             .inner
             .tasks
@@ -191,11 +214,21 @@ impl AppState {
         }
     }
 
-    /// Closes the websockets of these sessions at once (4401: signed out).
+    /// Closes the websockets of these sessions at once (4401: signed out),
+    /// on every node.
     pub async fn close_sessions(&self, sessions: &[SessionId]) {
         if sessions.is_empty() {
             return;
         }
+        if let Some(cluster) = &self.inner.cluster {
+            cluster.publish(crate::cluster::Notice::CloseSessions {
+                sessions: sessions.to_vec(),
+            });
+        }
+        self.close_sessions_here(sessions).await;
+    }
+
+    async fn close_sessions_here(&self, sessions: &[SessionId]) {
         let sessions: Arc<[SessionId]> = sessions.into();
         let filter: IdentityFilter =
             Arc::new(move |identity: &Identity| sessions.contains(&identity.session));
@@ -214,6 +247,15 @@ impl AppState {
     /// Makes the account's websockets reconnect, so they come back with its
     /// new role or delegation.
     pub async fn reconnect_account(&self, account: &AccountId) {
+        if let Some(cluster) = &self.inner.cluster {
+            cluster.publish(crate::cluster::Notice::ReconnectAccount {
+                account: account.clone(),
+            });
+        }
+        self.reconnect_account_here(account).await;
+    }
+
+    async fn reconnect_account_here(&self, account: &AccountId) {
         let account = account.clone();
         let filter: IdentityFilter =
             Arc::new(move |identity: &Identity| identity.account == account);
@@ -229,6 +271,15 @@ impl AppState {
     /// Applies the resolution's current permission rules to every open
     /// connection of its document.
     pub async fn reauthorize(&self, resolution: &Resolution) {
+        if let Some(cluster) = &self.inner.cluster {
+            cluster.publish(crate::cluster::Notice::Reauthorize {
+                resolution: resolution.id.to_string(),
+            });
+        }
+        self.reauthorize_here(resolution).await;
+    }
+
+    async fn reauthorize_here(&self, resolution: &Resolution) {
         let Ok(document) = resolution.id.document() else {
             return;
         };
@@ -356,6 +407,61 @@ async fn record_checkpoint(
         )
         .await?;
     Ok(())
+}
+
+/// Acts on what the other nodes tell this one.
+async fn handle_notices(state: AppState, mut notices: mpsc::Receiver<crate::cluster::Notice>) {
+    use crate::cluster::Notice;
+    while let Some(notice) = notices.recv().await {
+        match notice {
+            Notice::Committed { document, .. } => {
+                if let Ok(document) = crate::ids::DocumentId::parse(&document) {
+                    state.inner.rooms.catch_up(&document).await;
+                }
+            }
+            Notice::Awareness { document, frame } => {
+                let Ok(document) = crate::ids::DocumentId::parse(&document) else {
+                    continue;
+                };
+                let Some(frame) = crate::cluster::awareness_frame(&frame) else {
+                    continue;
+                };
+                if let Ok(messages) =
+                    crate::sync::protocol::decode_frame(&bytes::Bytes::from(frame))
+                {
+                    for message in messages {
+                        if let crate::sync::protocol::Message::Awareness(entries) = message {
+                            state.inner.rooms.remote_awareness(&document, entries).await;
+                        }
+                    }
+                }
+            }
+            Notice::Reauthorize { resolution } => {
+                match state
+                    .directory()
+                    .resolution(&ResolutionId(resolution))
+                    .await
+                {
+                    Ok(resolution) => state.reauthorize_here(&resolution).await,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not re-read a resolution another node changed");
+                    }
+                }
+            }
+            Notice::CloseSessions { sessions } => state.close_sessions_here(&sessions).await,
+            Notice::ReconnectAccount { account } => state.reconnect_account_here(&account).await,
+            Notice::Event {
+                resolution,
+                topic,
+                id,
+            } => {
+                state
+                    .events()
+                    .notify_here(&resolution, topic, id.as_deref());
+            }
+            Notice::Resync => state.inner.rooms.catch_up_all().await,
+        }
+    }
 }
 
 async fn record_room_events(state: AppState, mut events: mpsc::Receiver<RoomEvent>) {

@@ -247,7 +247,7 @@ pub async fn bootstrap(
     }
     let mut stdout = std::io::stdout().lock();
     if let Some((email, password)) = &state.config().admin {
-        crate::auth::routes::create_account(
+        let created = crate::auth::routes::create_account(
             state,
             NewUser {
                 email: email.clone(),
@@ -258,9 +258,14 @@ pub async fn bootstrap(
             },
             None,
         )
-        .await
-        .map_err(|error| anyhow::anyhow!("creating the secretariat account {email}: {error}"))?;
-        writeln!(stdout, "created the secretariat account {email}")?;
+        .await;
+        match created {
+            Ok(_) => writeln!(stdout, "created the secretariat account {email}")?,
+            // Several nodes started at once on an empty database: another
+            // one created it first.
+            Err(crate::error::ApiError::Conflict(_)) => {}
+            Err(error) => anyhow::bail!("creating the secretariat account {email}: {error}"),
+        }
     }
     if demo {
         let demo = crate::demo::seed(state, state.config().admin.is_none())

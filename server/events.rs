@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 /// What changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Topic {
     /// An amendment was proposed or changed status.
@@ -38,6 +38,8 @@ pub struct Event {
 #[derive(Debug, Clone)]
 pub struct Events {
     sender: broadcast::Sender<Event>,
+    /// The other nodes, which tell their own listeners.
+    cluster: std::sync::Arc<std::sync::OnceLock<crate::cluster::Cluster>>,
 }
 
 impl Default for Events {
@@ -45,13 +47,33 @@ impl Default for Events {
         // A listener more than this many notices behind is told to refetch
         // everything (see `routes.rs`), never silently left behind.
         let (sender, _) = broadcast::channel(1024);
-        Self { sender }
+        Self {
+            sender,
+            cluster: Default::default(),
+        }
     }
 }
 
 impl Events {
-    /// Tells every listener of `resolution` that `topic` changed.
+    /// Also tells the other nodes from now on.
+    pub fn set_cluster(&self, cluster: crate::cluster::Cluster) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// Tells every listener of `resolution`, on every node, that `topic` changed.
     pub fn notify(&self, resolution: &str, topic: Topic, id: Option<&str>) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.publish(crate::cluster::Notice::Event {
+                resolution: resolution.to_owned(),
+                topic,
+                id: id.map(str::to_owned),
+            });
+        }
+        self.notify_here(resolution, topic, id);
+    }
+
+    /// Tells this node's listeners only.
+    pub fn notify_here(&self, resolution: &str, topic: Topic, id: Option<&str>) {
         let _ = self.sender.send(Event {
             resolution_id: resolution.to_owned(),
             topic,

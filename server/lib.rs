@@ -16,6 +16,7 @@
 //! - [`events`]: live notices (server-sent events) about a resolution's records.
 //! - [`error`]: the HTTP error type (problem+json).
 //! - [`config`]: the server's configuration.
+//! - [`cluster`]: several nodes on one PostgreSQL (NOTIFY, catch-up by sequence).
 //! - [`app`]: the router and `serve`.
 //! - [`cli`]: the command line.
 
@@ -24,6 +25,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod document;

@@ -33,6 +33,9 @@ pub struct Database {
     pub documents: DynStore,
     /// Meetings, delegations, accounts, sessions, resolutions, audit.
     pub directory: DynDirectory,
+    /// The PostgreSQL pool, when several nodes may share the database: the
+    /// nodes tell each other of commits over it (see `cluster.rs`).
+    pub postgres: Option<sqlx::PgPool>,
 }
 
 /// Why a store operation failed.
@@ -150,6 +153,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         through: Seq,
     ) -> Result<Vec<StoredUpdate>, StoreError>;
 
+    /// The updates after `after`, in order (what another node committed).
+    async fn updates_after(
+        &self,
+        document: &DocumentId,
+        after: Seq,
+    ) -> Result<Vec<StoredUpdate>, StoreError>;
+
     /// The sequence of the last stored update (0 for none).
     async fn last_seq(&self, document: &DocumentId) -> Result<Seq, StoreError>;
 
@@ -188,12 +198,14 @@ pub async fn open(url: &str) -> Result<Database, StoreError> {
             Ok(Database {
                 documents: store.clone(),
                 directory: store,
+                postgres: None,
             })
         }
         Some(Backend::Postgres) => {
             let store = Arc::new(postgres::PostgresStore::open(url).await?);
             Ok(Database {
                 documents: store.clone(),
+                postgres: Some(store.pool().clone()),
                 directory: store,
             })
         }

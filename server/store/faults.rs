@@ -124,6 +124,14 @@ impl Store for FaultyStore {
         self.inner.history(document, through).await
     }
 
+    async fn updates_after(
+        &self,
+        document: &DocumentId,
+        after: Seq,
+    ) -> Result<Vec<super::StoredUpdate>, StoreError> {
+        self.inner.updates_after(document, after).await
+    }
+
     async fn last_seq(&self, document: &DocumentId) -> Result<Seq, StoreError> {
         self.inner.last_seq(document).await
     }

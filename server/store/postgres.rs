@@ -151,6 +151,15 @@ impl Store for PostgresStore {
         through: Seq,
     ) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
+        // One node at a time compacts a document; another that finds the
+        // lock taken leaves it (the log stays whole either way).
+        let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock(hashtext($1))")
+            .bind(document.as_str())
+            .fetch_one(&mut *transaction)
+            .await?;
+        if !locked {
+            return Ok(());
+        }
         sqlx::query(UPDATE_SNAPSHOT)
             .bind(snapshot)
             .bind(through.0)
@@ -221,6 +230,29 @@ impl Store for PostgresStore {
             .bind(document.as_str())
             .bind(0i64)
             .bind(through.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(StoredUpdate {
+                    seq: Seq(row.try_get("seq")?),
+                    data: row.try_get("data")?,
+                    author: row.try_get("author")?,
+                    delegation: row.try_get("author_delegation")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    async fn updates_after(
+        &self,
+        document: &DocumentId,
+        after: Seq,
+    ) -> Result<Vec<StoredUpdate>, StoreError> {
+        let rows = sqlx::query(SELECT_UPDATES)
+            .bind(document.as_str())
+            .bind(after.0)
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter()

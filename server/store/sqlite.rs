@@ -226,6 +226,29 @@ impl Store for SqliteStore {
             .map_err(StoreError::from)
     }
 
+    async fn updates_after(
+        &self,
+        document: &DocumentId,
+        after: Seq,
+    ) -> Result<Vec<StoredUpdate>, StoreError> {
+        let rows = sqlx::query(SELECT_UPDATES)
+            .bind(document.as_str())
+            .bind(after.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(StoredUpdate {
+                    seq: Seq(row.try_get("seq")?),
+                    data: row.try_get("data")?,
+                    author: row.try_get("author")?,
+                    delegation: row.try_get("author_delegation")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     async fn last_seq(&self, document: &DocumentId) -> Result<Seq, StoreError> {
         let seq: i64 = sqlx::query_scalar(SELECT_LAST_SEQ)
             .bind(document.as_str())

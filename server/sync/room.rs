@@ -247,7 +247,14 @@ enum Command {
     Flush {
         reply: oneshot::Sender<Result<Seq, EditError>>,
     },
+    /// Another node committed: read the log after our last sequence.
+    CatchUp,
+    /// Awareness states from another node's clients.
+    RemoteAwareness(Vec<AwarenessEntry>),
 }
+
+/// The owner of awareness states that came from other nodes.
+const REMOTE: ConnectionId = ConnectionId(0);
 
 /// A change the server makes to a live document (a restore, an adopted
 /// amendment), run by the room on its replica.
@@ -282,6 +289,7 @@ struct RoomsInner {
     generations: AtomicU64,
     metrics: Arc<super::Metrics>,
     events: Option<mpsc::Sender<RoomEvent>>,
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 #[derive(Clone)]
@@ -327,6 +335,8 @@ impl std::fmt::Debug for Command {
             Command::Reauthorize(_) => write!(f, "Reauthorize"),
             Command::Edit { .. } => write!(f, "Edit"),
             Command::Flush { .. } => write!(f, "Flush"),
+            Command::CatchUp => write!(f, "CatchUp"),
+            Command::RemoteAwareness(_) => write!(f, "RemoteAwareness"),
             Command::CloseWhere(_, reason) => write!(f, "CloseWhere({reason:?})"),
         }
     }
@@ -394,6 +404,9 @@ const JOIN_ATTEMPTS: usize = 8;
 /// Commands a room may have queued.
 const ROOM_QUEUE: usize = 256;
 
+/// How often a room with other nodes around polls the log for their commits.
+const POLL_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How often a room expires awareness and checks whether it is idle.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -406,6 +419,7 @@ impl Rooms {
         shutdown: CancellationToken,
         metrics: Arc<super::Metrics>,
         events: Option<mpsc::Sender<RoomEvent>>,
+        cluster: Option<crate::cluster::Cluster>,
     ) -> Self {
         Self {
             inner: Arc::new(RoomsInner {
@@ -417,6 +431,7 @@ impl Rooms {
                 generations: AtomicU64::new(1),
                 metrics,
                 events,
+                cluster,
             }),
         }
     }
@@ -563,6 +578,25 @@ impl Rooms {
         }
     }
 
+    /// Another node committed to `document`: if it is open here, it reads
+    /// the log after its last sequence and relays what it missed.
+    pub async fn catch_up(&self, document: &DocumentId) {
+        self.send(document, Command::CatchUp).await;
+    }
+
+    /// Every open document catches up (after notices may have been missed).
+    pub async fn catch_up_all(&self) {
+        let handles: Vec<RoomHandle> = self.lock().values().cloned().collect();
+        for handle in handles {
+            let _ = handle.commands.send(Command::CatchUp).await;
+        }
+    }
+
+    /// Awareness states from another node, for this node's clients.
+    pub async fn remote_awareness(&self, document: &DocumentId, entries: Vec<AwarenessEntry>) {
+        self.send(document, Command::RemoteAwareness(entries)).await;
+    }
+
     async fn send(&self, document: &DocumentId, command: Command) {
         let handle = self.lock().get(document).cloned();
         if let Some(handle) = handle {
@@ -673,6 +707,8 @@ struct Batch {
 struct Inflight {
     /// Writes the batch, and meanwhile encodes the frames that relay it.
     task: JoinHandle<Result<Vec<Bytes>, StoreError>>,
+    /// The sequence of its first update.
+    first: Seq,
     /// The updates being written (cheap clones of the staged buffers).
     updates: Vec<NewUpdate>,
     bytes: u64,
@@ -705,6 +741,11 @@ struct Room {
     needs_rebuild: bool,
     /// The latest access policy, applied to connections that join after it.
     policy: Option<AccessPolicy>,
+    /// Whether to read the log for what other nodes committed (as soon as
+    /// no commit of ours is running).
+    needs_catch_up: bool,
+    /// When the log was last polled for other nodes' commits.
+    last_poll: Instant,
     /// When the last commit completed, and whether its burst was reported settled.
     last_commit: Option<Instant>,
     settled_reported: bool,
@@ -735,6 +776,8 @@ impl Room {
             idle_since: Some(Instant::now()),
             needs_rebuild: false,
             policy: None,
+            needs_catch_up: false,
+            last_poll: Instant::now(),
             last_commit: None,
             settled_reported: true,
             stopping: false,
@@ -791,6 +834,9 @@ impl Room {
             }
             if self.needs_rebuild {
                 self.rebuild().await;
+            }
+            if self.needs_catch_up && self.inflight.is_none() && !self.stopping {
+                self.catch_up().await;
             }
             self.start_commit();
             if self.stopping && self.inflight.is_none() && self.staged.updates.is_empty() {
@@ -956,6 +1002,20 @@ impl Room {
                 }
             }
             Command::Flush { reply } => self.wait_for_commits(reply),
+            Command::CatchUp => self.needs_catch_up = true,
+            Command::RemoteAwareness(entries) => {
+                let limits = AwarenessLimits {
+                    clients_per_connection: usize::MAX,
+                    ..self.config().awareness
+                };
+                if let Ok(relayed) = self
+                    .awareness
+                    .apply(REMOTE, entries, Instant::now(), limits)
+                    && !relayed.is_empty()
+                {
+                    self.broadcast_now(protocol::encode_awareness(&relayed));
+                }
+            }
             Command::CloseWhere(filter, reason) => {
                 let picked: Vec<ConnectionId> = self
                     .members
@@ -982,7 +1042,7 @@ impl Room {
                 let limits = self.config().awareness;
                 match self.awareness.apply(connection, entries, now, limits) {
                     Ok(relayed) if relayed.is_empty() => {}
-                    Ok(relayed) => self.broadcast_now(protocol::encode_awareness(&relayed)),
+                    Ok(relayed) => self.relay_awareness(&relayed),
                     Err(error @ AwarenessError::TooManyClients)
                     | Err(error @ AwarenessError::StateTooLarge) => {
                         self.close_member(
@@ -1038,6 +1098,51 @@ impl Room {
                 // stored plus what is waiting to be, which never included it.
                 self.needs_rebuild = true;
             }
+        }
+    }
+
+    /// Relays awareness entries of this node's clients to them and to the
+    /// other nodes.
+    fn relay_awareness(&mut self, entries: &[AwarenessEntry]) {
+        let frame = protocol::encode_awareness(entries);
+        if let Some(cluster) = &self.rooms.inner.cluster {
+            cluster.awareness(&self.document, &frame);
+        }
+        self.broadcast_now(frame);
+    }
+
+    /// Reads what other nodes committed after our last sequence, applies it
+    /// and relays it (it is durable already).
+    async fn catch_up(&mut self) {
+        self.needs_catch_up = false;
+        self.last_poll = Instant::now();
+        let rows = match self
+            .rooms
+            .inner
+            .store
+            .updates_after(&self.document, self.last_seq)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "could not read other nodes' updates; will retry");
+                return;
+            }
+        };
+        for row in rows {
+            let applied = crdt::decode_update(&row.data)
+                .map_err(|e| e.to_string())
+                .and_then(|update| self.replica.apply(update).map_err(|e| e.to_string()));
+            match applied {
+                Ok(Applied::Changed) => self.broadcast_now(protocol::encode_update(&row.data)),
+                Ok(Applied::Unchanged) => {}
+                Err(error) => {
+                    tracing::error!(seq = %row.seq, %error, "a stored update from another node does not apply; rebuilding");
+                    self.needs_rebuild = true;
+                }
+            }
+            self.last_seq = self.last_seq.max(row.seq);
+            self.log.push_back((row.seq, row.data.len() as u64));
         }
     }
 
@@ -1205,7 +1310,7 @@ impl Room {
         }
         let removed = self.awareness.remove_connection(connection);
         if !removed.is_empty() {
-            self.broadcast_now(protocol::encode_awareness(&removed));
+            self.relay_awareness(&removed);
         }
         if self.members.is_empty() {
             self.idle_since = Some(Instant::now());
@@ -1255,6 +1360,7 @@ impl Room {
         });
         self.inflight = Some(Inflight {
             task,
+            first,
             updates: batch.updates,
             bytes: batch.bytes,
             held: batch.held,
@@ -1263,7 +1369,7 @@ impl Room {
         });
     }
 
-    fn on_committed(&mut self, result: Result<Vec<Bytes>, String>) -> Flow {
+    fn on_committed(&mut self, result: Result<Vec<Bytes>, CommitError>) -> Flow {
         let Some(inflight) = self.inflight.take() else {
             return Flow::Continue;
         };
@@ -1276,10 +1382,14 @@ impl Room {
                     "committed"
                 );
                 metrics.observe_commit(inflight.started.elapsed(), inflight.updates.len() as u64);
+                let mut seq = inflight.first;
                 for update in &inflight.updates {
-                    self.last_seq = self.last_seq.next();
-                    self.log
-                        .push_back((self.last_seq, update.data.len() as u64));
+                    self.log.push_back((seq, update.data.len() as u64));
+                    self.last_seq = self.last_seq.max(seq);
+                    seq = seq.next();
+                }
+                if let Some(cluster) = &self.rooms.inner.cluster {
+                    cluster.committed(&self.document, self.last_seq);
                 }
                 for frame in relay {
                     self.broadcast_now(frame);
@@ -1293,7 +1403,26 @@ impl Room {
                 self.maybe_compact();
                 Flow::Continue
             }
-            Err(error) => {
+            Err(CommitError::Conflict) => {
+                // Another node took these sequences: read what it wrote, then
+                // write ours after it. Nothing of ours was visible yet.
+                tracing::debug!("sequence taken by another node; catching up and retrying");
+                let mut batch = Batch {
+                    bytes: inflight.bytes,
+                    updates: inflight.updates,
+                    held: inflight.held,
+                    waiters: inflight.waiters,
+                };
+                let staged = std::mem::take(&mut self.staged);
+                batch.bytes += staged.bytes;
+                batch.updates.extend(staged.updates);
+                batch.held.extend(staged.held);
+                batch.waiters.extend(staged.waiters);
+                self.staged = batch;
+                self.needs_catch_up = true;
+                Flow::Continue
+            }
+            Err(CommitError::Failed(error)) => {
                 metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(%error, "commit failed; closing the document's connections");
                 self.fail(CloseReason::new(
@@ -1372,6 +1501,12 @@ impl Room {
         if !expired.is_empty() {
             self.broadcast_now(protocol::encode_awareness(&expired));
         }
+        // With other nodes, poll the log now and then: a lost notice costs
+        // at most this long.
+        if self.rooms.inner.cluster.is_some() && now.duration_since(self.last_poll) >= POLL_INTERVAL
+        {
+            self.needs_catch_up = true;
+        }
         let closed: Vec<ConnectionId> = self
             .members
             .iter()
@@ -1421,11 +1556,21 @@ impl Room {
     }
 }
 
-async fn wait_inflight(inflight: &mut Option<Inflight>) -> Result<Vec<Bytes>, String> {
+/// Why a group commit did not go through.
+enum CommitError {
+    /// Another node committed at these sequences first.
+    Conflict,
+    /// The database failed.
+    Failed(String),
+}
+
+async fn wait_inflight(inflight: &mut Option<Inflight>) -> Result<Vec<Bytes>, CommitError> {
     match inflight {
         Some(inflight) => match (&mut inflight.task).await {
-            Ok(result) => result.map_err(|error| error.to_string()),
-            Err(error) => Err(format!("commit task failed: {error}")),
+            Ok(Ok(relay)) => Ok(relay),
+            Ok(Err(StoreError::Conflict(_))) => Err(CommitError::Conflict),
+            Ok(Err(error)) => Err(CommitError::Failed(error.to_string())),
+            Err(error) => Err(CommitError::Failed(format!("commit task failed: {error}"))),
         },
         None => std::future::pending().await,
     }

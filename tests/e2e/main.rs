@@ -4,6 +4,7 @@
 mod support;
 
 mod amendments;
+mod cluster;
 mod crash;
 mod durability;
 mod history;

@@ -1,0 +1,279 @@
+//! Several nodes on one PostgreSQL: what one node tells the others.
+//!
+//! After a commit a node sends `NOTIFY plenary` with (document, sequence);
+//! every other node that holds the document reads the rows it misses from
+//! the log, by sequence, and applies and relays them. Awareness, phase
+//! changes (re-authorization), ended sessions and record changes (for the
+//! server-sent events) travel the same way. A notice is only a hint: a node
+//! that misses some (its listening connection dropped, the payload was too
+//! big) still catches up from the log, by sequence, at its next poll or
+//! when its listener reconnects; nothing depends on a notice arriving.
+//!
+//! PostgreSQL: <https://www.postgresql.org/docs/current/sql-notify.html>
+//! (payloads under 8000 bytes; delivered after the sender's commit).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::ids::{AccountId, DocumentId, Seq, SessionId};
+
+/// The channel every node listens on.
+pub const CHANNEL: &str = "plenary";
+
+/// NOTIFY payloads must stay under 8000 bytes.
+const MAX_PAYLOAD: usize = 7000;
+
+/// What a node tells the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    /// A document's log now reaches `seq`.
+    Committed {
+        /// The document.
+        document: String,
+        /// Its last committed update.
+        seq: i64,
+    },
+    /// Awareness states changed on a node (the awareness message, base64).
+    Awareness {
+        /// The document.
+        document: String,
+        /// `[1, update]` as sent to clients, base64.
+        frame: String,
+    },
+    /// A resolution's phase or sponsors changed: re-apply its access rules.
+    Reauthorize {
+        /// The resolution.
+        resolution: String,
+    },
+    /// These sessions ended: close their sockets.
+    CloseSessions {
+        /// The sessions.
+        sessions: Vec<SessionId>,
+    },
+    /// This account changed: its sockets reconnect.
+    ReconnectAccount {
+        /// The account.
+        account: AccountId,
+    },
+    /// A resolution's records changed (for server-sent events).
+    Event {
+        /// The resolution.
+        resolution: String,
+        /// The topic, as in `events::Topic`.
+        topic: crate::events::Topic,
+        /// What changed.
+        id: Option<String>,
+    },
+    /// This node's listener (re)connected: it may have missed notices, so
+    /// every open document catches up. Local only, never sent.
+    Resync,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    node: String,
+    notice: Notice,
+}
+
+/// Sends notices to the other nodes. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    node: Arc<str>,
+    outgoing: mpsc::Sender<Notice>,
+}
+
+impl Cluster {
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Tells the other nodes (best effort: a notice that cannot be queued
+    /// is dropped, and the others catch up by polling).
+    pub fn publish(&self, notice: Notice) {
+        if self.outgoing.try_send(notice).is_err() {
+            tracing::warn!("cluster notice queue full; the other nodes will catch up by polling");
+        }
+    }
+
+    /// Tells the others that `document`'s log reaches `seq`.
+    pub fn committed(&self, document: &DocumentId, seq: Seq) {
+        self.publish(Notice::Committed {
+            document: document.to_string(),
+            seq: seq.0,
+        });
+    }
+
+    /// Relays an awareness frame to the other nodes.
+    pub fn awareness(&self, document: &DocumentId, frame: &[u8]) {
+        let encoded = STANDARD.encode(frame);
+        // Presence is ephemeral and expires anyway: an oversized state is
+        // simply not relayed across nodes.
+        if encoded.len() + document.as_str().len() + 100 < MAX_PAYLOAD {
+            self.publish(Notice::Awareness {
+                document: document.to_string(),
+                frame: encoded,
+            });
+        }
+    }
+}
+
+/// Decodes the frame of an [`Notice::Awareness`].
+pub fn awareness_frame(frame: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(frame).ok()
+}
+
+/// Starts the cluster on PostgreSQL: returns the handle to publish with and
+/// the receiver of the other nodes' notices (and of local `Resync`s). The
+/// two tasks stop when `shutdown` is cancelled.
+pub fn start_postgres(
+    pool: sqlx::PgPool,
+    tracker: &tokio_util::task::TaskTracker,
+    shutdown: CancellationToken,
+) -> (Cluster, mpsc::Receiver<Notice>) {
+    let node: Arc<str> = crate::ids::random_id().into();
+    let (outgoing_tx, outgoing_rx) = mpsc::channel(4096);
+    let (incoming_tx, incoming_rx) = mpsc::channel(4096);
+    tracker.spawn(publish(
+        pool.clone(),
+        node.clone(),
+        outgoing_rx,
+        shutdown.clone(),
+    ));
+    tracker.spawn(listen(pool, node.clone(), incoming_tx, shutdown));
+    (
+        Cluster {
+            node,
+            outgoing: outgoing_tx,
+        },
+        incoming_rx,
+    )
+}
+
+async fn publish(
+    pool: sqlx::PgPool,
+    node: Arc<str>,
+    mut outgoing: mpsc::Receiver<Notice>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let notice = tokio::select! {
+            notice = outgoing.recv() => notice,
+            () = shutdown.cancelled() => None,
+        };
+        let Some(notice) = notice else { break };
+        let envelope = Envelope {
+            node: node.to_string(),
+            notice,
+        };
+        let Ok(payload) = serde_json::to_string(&envelope) else {
+            continue;
+        };
+        if payload.len() >= MAX_PAYLOAD {
+            tracing::debug!("cluster notice too large to send; the others will poll");
+            continue;
+        }
+        if let Err(error) = sqlx::query("select pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(&payload)
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(%error, "could not notify the other nodes; they will catch up by polling");
+        }
+    }
+}
+
+async fn listen(
+    pool: sqlx::PgPool,
+    node: Arc<str>,
+    incoming: mpsc::Sender<Notice>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for the other nodes; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = shutdown.cancelled() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        // Without automatic reconnection, a dropped listener is noticed as
+        // an error and re-established here, followed by a resync.
+        listener.ignore_pool_close_event(true);
+        if let Err(error) = listener.listen(CHANNEL).await {
+            tracing::warn!(%error, "LISTEN failed; retrying");
+            continue;
+        }
+        backoff = Duration::from_millis(100);
+        tracing::debug!("listening for the other nodes");
+        // Anything sent while we were not listening is caught up from the log.
+        let _ = incoming.send(Notice::Resync).await;
+        loop {
+            let received = tokio::select! {
+                received = listener.try_recv() => received,
+                () = shutdown.cancelled() => return,
+            };
+            match received {
+                Ok(Some(notification)) => {
+                    let Ok(envelope) = serde_json::from_str::<Envelope>(notification.payload())
+                    else {
+                        tracing::debug!("unreadable cluster notice ignored");
+                        continue;
+                    };
+                    if *envelope.node == *node {
+                        continue;
+                    }
+                    if incoming.send(envelope.notice).await.is_err() {
+                        return;
+                    }
+                }
+                // The connection dropped: listen again.
+                Ok(None) | Err(_) => {
+                    tracing::warn!("the listening connection dropped; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_travel_as_small_json() {
+        let envelope = Envelope {
+            node: "n1".into(),
+            notice: Notice::Committed {
+                document: "abc".into(),
+                seq: 42,
+            },
+        };
+        let json = serde_json::to_string(&envelope).expect("serialises");
+        assert_eq!(
+            json,
+            r#"{"node":"n1","notice":{"kind":"committed","document":"abc","seq":42}}"#
+        );
+        let back: Envelope = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back.notice, envelope.notice);
+        assert_eq!(
+            awareness_frame(&STANDARD.encode([1u8, 2, 3])),
+            Some(vec![1, 2, 3])
+        );
+    }
+}

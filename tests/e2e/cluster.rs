@@ -1,0 +1,123 @@
+//! Several nodes on one PostgreSQL: clients of one document spread over
+//! three nodes converge, see each other's presence and phase changes; a node
+//! killed mid-edit loses nothing; a node whose LISTEN connection is cut still
+//! catches up.
+
+use serde_json::json;
+
+use crate::support::{Api, Fixture, JsClient, Server, TestDb, YrsClient};
+
+async fn cut_listeners(db: &TestDb) {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "select pg_terminate_backend(pid) from pg_stat_activity \
+         where datname = current_database() and query ilike 'listen%' and pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .expect("terminate the listeners");
+    assert!(!cut.is_empty(), "the nodes were listening");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_serve_one_document() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let node_a = Server::start(&db, &[]).await;
+    let mut node_b = Server::start(&db, &[]).await;
+    let node_c = Server::start(&db, &[]).await;
+    let fixture = Fixture::new(&node_a).await;
+    let room = fixture.room();
+    let chair = fixture.person(&node_b, "Chair", "chair", None).await;
+
+    let mut ana = JsClient::spawn().await;
+    let mut bea = JsClient::spawn().await;
+    let mut carla = JsClient::spawn().await;
+    ana.connect(&node_a, &room).await;
+    bea.connect(&node_b, &room).await;
+    carla.connect(&node_c, &room).await;
+
+    // Concurrent edits on three nodes converge.
+    for round in 0..5 {
+        ana.eval(&format!("doc.getText('t').insert(0, '[a{round}]')"))
+            .await;
+        bea.eval(&format!(
+            "doc.getText('t').insert(doc.getText('t').length, '[b{round}]')"
+        ))
+        .await;
+        carla
+            .eval(&format!("doc.getText('t').insert(0, '[c{round}]')"))
+            .await;
+    }
+    let all_tokens = "['a','b','c'].every(w => [0,1,2,3,4].every(r => doc.getText('t').toString().includes(`[${w}${r}]`)))";
+    for client in [&mut ana, &mut bea, &mut carla] {
+        client.until(all_tokens).await;
+    }
+    let text = ana.text("t").await;
+    assert_eq!(bea.text("t").await, text);
+    assert_eq!(carla.text("t").await, text);
+
+    // Presence crosses nodes, with the identity the first node knows.
+    ana.eval("awareness.setLocalStateField('cursor', {anchor: 1})")
+        .await;
+    carla
+        .until("helpers.others().some(s => s.cursor && s.user && s.user.name === 'Secretariat')")
+        .await;
+
+    // Node B dies mid-edit: Bea keeps typing offline, then reconnects to C.
+    bea.eval("doc.getText('t').insert(0, '[before-kill]')")
+        .await;
+    ana.until("doc.getText('t').toString().includes('[before-kill]')")
+        .await;
+    node_b.kill9().await;
+    bea.eval("doc.getText('t').insert(0, '[offline]')").await;
+    bea.connect(&node_c, &room).await;
+    for client in [&mut ana, &mut carla] {
+        client
+            .until("doc.getText('t').toString().includes('[offline]')")
+            .await;
+    }
+
+    // Every listener connection is cut: the nodes still catch up.
+    cut_listeners(&db).await;
+    carla
+        .eval("doc.getText('t').insert(0, '[after-cut]')")
+        .await;
+    ana.until("doc.getText('t').toString().includes('[after-cut]')")
+        .await;
+    let fresh = YrsClient::connect(&node_a, &room).await;
+    let final_text = carla.text("t").await;
+    ana.until(&format!("doc.getText('t').toString() === {final_text:?}"))
+        .await;
+    assert_eq!(fresh.text("t"), final_text);
+
+    // A phase change on one node turns writers on another read-only at once.
+    let writer = YrsClient::connect(&node_c, &room).await;
+    let chair = Api {
+        base: format!("http://{}", node_a.addr),
+        ..chair
+    };
+    let (status, _) = chair
+        .post(
+            &format!("/api/resolutions/{}/phase", fixture.resolution),
+            json!({"phase": "tabled"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    writer
+        .wait_for("the read-only notice from node C", |c| {
+            !c.permission_denied().is_empty()
+        })
+        .await;
+    writer.append("t", "[too late]");
+    writer
+        .wait_for("the refusal", |c| c.permission_denied().len() >= 2)
+        .await;
+    assert!(!ana.text("t").await.contains("[too late]"));
+
+    for client in [ana, bea, carla] {
+        client.exit().await;
+    }
+}
