@@ -14,6 +14,7 @@
 //! - [`demo`]: the demo meeting of `plenary serve --demo`.
 //! - [`error`]: the HTTP error type (problem+json).
 //! - [`config`]: the server's configuration.
+//! - [`web`]: the browser client's bundle, embedded, served at `/`.
 //! - [`app`]: the router and `serve`.
 //! - [`cli`]: the command line.
 
@@ -30,3 +31,4 @@ pub mod meetings;
 pub mod resolutions;
 pub mod store;
 pub mod sync;
+pub mod web;
