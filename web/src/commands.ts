@@ -2,8 +2,8 @@
 // Enter and Backspace that respect sub-paragraphs. Pure ProseMirror commands,
 // so they can be tested on an EditorState without a browser.
 import type { Node as PMNode, NodeType } from 'prosemirror-model'
-import { type Command, type EditorState, type Transaction } from 'prosemirror-state'
-import { splitBlockAs, toggleMark } from 'prosemirror-commands'
+import { TextSelection, type Command, type EditorState, type Transaction } from 'prosemirror-state'
+import { toggleMark } from 'prosemirror-commands'
 import { schema } from './schema'
 
 export type Kind = 'preamble' | 'operative' | 'sub1' | 'sub2' | 'heading'
@@ -133,13 +133,27 @@ export const outdent: Command = (state, dispatch) => {
 
 /** Enter: a new paragraph of the same kind; on an empty sub-paragraph, outdent it instead. */
 export const enter: Command = (state, dispatch, view) => {
+  if (!(state.selection instanceof TextSelection)) return false
   const { $from, empty } = state.selection
   if (empty && $from.depth === 1 && $from.parent.type.name === 'subparagraph' && $from.parent.content.size === 0) {
     return outdent(state, dispatch, view)
   }
-  // The new block copies the kind and attributes (id included: the id
-  // plugin then gives one of the two halves a fresh id).
-  return splitBlockAs((node) => ({ type: node.type, attrs: { ...node.attrs } }))(state, dispatch, view)
+  // The new block copies the kind and attributes, id included: the id
+  // plugin then gives one of the two halves a fresh id. (ProseMirror's
+  // splitBlock would turn the first half into the default block type when
+  // the cursor is at the start.)
+  if (dispatch) {
+    const tr = state.tr
+    if (!empty) tr.deleteSelection()
+    const $pos = tr.selection.$from
+    if ($pos.depth !== 1) return false
+    const parent = $pos.parent
+    tr.split($pos.pos, 1, [{ type: parent.type, attrs: { ...parent.attrs } }])
+    const marks = state.storedMarks ?? ($pos.parentOffset > 0 ? $pos.marks() : null)
+    if (marks) tr.ensureMarks(marks)
+    dispatch(tr.scrollIntoView())
+  }
+  return $from.depth === 1
 }
 
 /** Backspace at the very start of a sub-paragraph outdents it, as in a list. */

@@ -93,14 +93,15 @@ export function createBodyView(mount: HTMLElement, options: BodyViewOptions): Ed
   const base: Record<string, Command> = {}
   for (const [key, command] of Object.entries(baseKeymap)) base[key] = guarded(command)
   plugins.push(keymap({ ...(options.keys ?? {}), ...editing }), keymap(base))
-  const view: EditorView = new EditorView(mount, {
+  return new EditorView(mount, {
     state: EditorState.create({ schema, plugins }),
     editable: options.editable,
     attributes: options.attributes,
-    dispatchTransaction(tr) {
-      view.updateState(view.state.apply(tr))
-      options.onUpdate?.(view)
+    // `this`, not a variable: y-prosemirror dispatches its first render
+    // while the view is still being constructed.
+    dispatchTransaction(this: EditorView, tr) {
+      this.updateState(this.state.apply(tr))
+      options.onUpdate?.(this)
     },
   })
-  return view
 }

@@ -84,10 +84,19 @@ export function t(key: MessageKey, values?: Record<string, string | number>): st
   return format(catalogs[current][key] ?? en[key], values)
 }
 
+/**
+ * The locale to format with: the browser's own when it is a variant of the
+ * current language (en-GB writes "2 December 2026"), else the language.
+ */
+export function locale(): string {
+  const browser = typeof navigator === 'undefined' ? '' : navigator.language ?? ''
+  return browser.toLowerCase().split(/[-_]/)[0] === current ? browser : current
+}
+
 /** "Mexico, Brazil and Canada", as the current language writes a list. */
 export function list(items: string[]): string {
   try {
-    return new Intl.ListFormat(current, { style: 'long', type: 'conjunction' }).format(items)
+    return new Intl.ListFormat(locale(), { style: 'long', type: 'conjunction' }).format(items)
   } catch {
     return items.join(', ')
   }
@@ -97,7 +106,7 @@ export function list(items: string[]): string {
 export function date(isoDay: string): string {
   const [year, month, day] = isoDay.split('-').map(Number)
   if (!year || !month || !day) return isoDay
-  return new Intl.DateTimeFormat(current, { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(
+  return new Intl.DateTimeFormat(locale(), { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(
     new Date(Date.UTC(year, month - 1, day)),
   )
 }

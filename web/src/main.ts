@@ -73,7 +73,7 @@ skip.addEventListener('click', (event) => {
 function drawHeader(bare: boolean): void {
   skip.textContent = t('nav.skip')
   header.hidden = bare
-  crumbBar.hidden = bare || crumbs.length === 0
+  crumbBar.hidden = bare || crumbs.length < 2
   if (bare) return
   const languageSelect = h(
     'select',
@@ -104,15 +104,25 @@ function drawHeader(bare: boolean): void {
     h('nav', { class: 'topnav', 'aria-label': t('nav.main') }, me ? h('a', { href: '/meetings' }, t('nav.meetings')) : null),
     h('div', { class: 'spacer' }),
     user,
-    h('label', { class: 'language-label' }, h('span', { class: 'sr-only' }, t('nav.language')), h('span', { 'aria-hidden': 'true', class: 'globe' }, '🌐'), languageSelect),
+    h('label', { class: 'language-label' }, h('span', { class: 'sr-only' }, t('nav.language')), globe(), languageSelect),
     me ? h('button', { class: 'button quiet', type: 'button', onclick: signOut }, t('nav.signOut')) : null,
   )
   drawCrumbs()
 }
 
+function globe(): SVGElement {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
+  svg.setAttribute('viewBox', '0 0 24 24')
+  svg.setAttribute('aria-hidden', 'true')
+  svg.setAttribute('class', 'globe')
+  svg.innerHTML =
+    '<circle cx="12" cy="12" r="9.5" fill="none" stroke="currentColor" stroke-width="1.6"/><path d="M2.5 12h19M12 2.5c2.6 2.7 3.9 5.9 3.9 9.5s-1.3 6.8-3.9 9.5M12 2.5C9.4 5.2 8.1 8.4 8.1 12s1.3 6.8 3.9 9.5" fill="none" stroke="currentColor" stroke-width="1.6"/>'
+  return svg
+}
+
 function drawCrumbs(): void {
   crumbBar.setAttribute('aria-label', t('nav.breadcrumb'))
-  crumbBar.hidden = header.hidden || crumbs.length === 0
+  crumbBar.hidden = header.hidden || crumbs.length < 2
   replace(
     crumbBar,
     h(

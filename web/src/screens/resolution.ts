@@ -12,6 +12,7 @@ import { currentKind, indent, outdent, setKind, toggleBold, toggleItalic, type K
 import { schema } from '../schema'
 import { errorMessage, showError } from './errors'
 import { phaseBadge, sponsorNames, sponsorsLine } from './parts'
+import { colorOf } from '../color'
 
 const isMac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform)
 
@@ -461,7 +462,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
   }
 
   async function openLive(): Promise<void> {
-    const current = new LiveDocument(id, { presence: { name: me?.account.name ?? '' }, sessionAlive })
+    const current = new LiveDocument(id, { presence: { name: me?.account.name ?? '', color: colorOf(me?.account.id ?? '') }, sessionAlive })
     live = current
     current.onState((state) => {
       connection.update(state)
