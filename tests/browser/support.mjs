@@ -201,7 +201,14 @@ export async function screenshot(page, name, { committed = false, fullPage = fal
 
 /** The text of each block of the editor (or projector), in order. */
 export async function blocks(page, selector = '.resolution-text') {
-  return page.locator(`${selector} > .block`).allInnerTexts()
+  // Without the others' cursor flags, which sit inside the text.
+  return page.locator(`${selector} > .block`).evaluateAll((elements) =>
+    elements.map((element) => {
+      const copy = element.cloneNode(true)
+      for (const cursor of copy.querySelectorAll('.remote-cursor')) cursor.remove()
+      return copy.textContent
+    }),
+  )
 }
 
 /** The numbers shown before the blocks (computed, never stored). */

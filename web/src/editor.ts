@@ -100,6 +100,8 @@ export function createBodyView(mount: HTMLElement, options: BodyViewOptions): Ed
     // `this`, not a variable: y-prosemirror dispatches its first render
     // while the view is still being constructed.
     dispatchTransaction(this: EditorView, tr) {
+      // Late events (a socket message, a timer) may reach a view already destroyed.
+      if (this.isDestroyed) return
       this.updateState(this.state.apply(tr))
       options.onUpdate?.(this)
     },
