@@ -15,7 +15,7 @@ export const es: Record<MessageKey, string> = {
 
   'role.secretariat': 'Secretaría',
   'role.chair': 'Presidencia',
-  'role.delegate': 'Delegada o delegado',
+  'role.delegate': 'Miembro de delegación',
   'role.observer': 'Observador',
 
   'common.loading': 'Cargando…',

@@ -10,12 +10,12 @@ export const fr: Record<MessageKey, string> = {
   'nav.meetings': 'Réunions',
   'nav.signOut': 'Se déconnecter',
   'nav.language': 'Langue',
-  'nav.signedInAs': 'Connecté·e en tant que {name}',
+  'nav.signedInAs': 'Session ouverte : {name}',
   'nav.breadcrumb': 'Vous êtes ici',
 
   'role.secretariat': 'Secrétariat',
   'role.chair': 'Présidence',
-  'role.delegate': 'Délégué·e',
+  'role.delegate': 'Membre de délégation',
   'role.observer': 'Observateur',
 
   'common.loading': 'Chargement…',
@@ -25,7 +25,7 @@ export const fr: Record<MessageKey, string> = {
 
   'error.network': 'Le serveur est injoignable. Vérifiez la connexion, puis réessayez.',
   'error.generic': 'Une erreur est survenue : {detail}',
-  'error.forbidden': 'Vous n’êtes pas autorisé·e à faire ceci : {detail}',
+  'error.forbidden': 'Vous n’avez pas l’autorisation de faire ceci : {detail}',
   'error.sessionEnded': 'Votre session a pris fin. Veuillez vous reconnecter.',
   'notFound.title': 'Page introuvable',
   'notFound.text': 'Cette page n’existe pas, ou elle ne vous est pas accessible.',

@@ -15,7 +15,7 @@ export const pt: Record<MessageKey, string> = {
 
   'role.secretariat': 'Secretaria',
   'role.chair': 'Presidência',
-  'role.delegate': 'Delegada ou delegado',
+  'role.delegate': 'Membro de delegação',
   'role.observer': 'Observador',
 
   'common.loading': 'Carregando…',

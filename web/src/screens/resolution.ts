@@ -66,6 +66,15 @@ const KINDS: { kind: Kind; label: MessageKey }[] = [
   { kind: 'heading', label: 'kind.heading' },
 ]
 
+function lockIcon(): SVGElement {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
+  svg.setAttribute('viewBox', '0 0 16 16')
+  svg.setAttribute('aria-hidden', 'true')
+  svg.setAttribute('class', 'lock')
+  svg.innerHTML = '<rect x="3" y="7" width="10" height="7.5" rx="1.5" fill="currentColor"/><path d="M5 7V5a3 3 0 0 1 6 0v2" fill="none" stroke="currentColor" stroke-width="1.8"/>'
+  return svg
+}
+
 /** Why the text is read-only for this person now, or null if they may edit it. */
 export function readOnlyReason(role: string, phase: Phase, mayEdit: boolean): string | null {
   if (mayEdit) return null
@@ -293,7 +302,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
   function drawBanner(): void {
     const reason = readOnlyReason(role, view.resolution.phase, mayEdit())
     banner.hidden = reason === null
-    if (reason) replace(banner, h('span', { class: 'readonly-badge' }, '🔒 ', t('res.readOnly')), h('span', {}, reason))
+    if (reason) replace(banner, h('span', { class: 'readonly-badge' }, lockIcon(), t('res.readOnly')), h('span', {}, reason))
   }
 
   function toolButton(label: MessageKey, keys: string | null, command: Command, extra: Record<string, string> = {}): HTMLButtonElement {
@@ -389,7 +398,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
     connection.draw()
     replace(
       helpBox,
-      h('button', { class: 'button quiet wide', type: 'button', onclick: openHelp }, '⌨ ', t('toolbar.help')),
+      h('button', { class: 'button quiet wide', type: 'button', onclick: openHelp }, t('toolbar.help'), ' ', h('kbd', {}, keyLabel('Mod-/'))),
     )
     drawPresence()
   }
