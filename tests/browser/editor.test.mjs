@@ -219,6 +219,35 @@ describe('the browser client', { skip: executable ? false : 'no Chromium or Chro
     await screenshot(ana, 'editor-numbering')
   })
 
+  test('the language switches in place, without losing the live editor', async () => {
+    await ana.locator('.res-main .resolution-text').evaluate((element) => (element.dataset.marker = 'same'))
+    assert.equal(await ana.locator('.toolbar').getAttribute('aria-label'), 'Ferramentas de edição')
+    await ana.getByRole('combobox', { name: 'Idioma' }).selectOption('es')
+    await ana.locator('.toolbar[aria-label="Herramientas de edición"]').waitFor(PATIENCE)
+    assert.equal(await ana.locator('html').getAttribute('lang'), 'es')
+    assert.equal(await ana.locator('.res-main .resolution-text').getAttribute('data-marker'), 'same')
+    assert.match(await ana.locator('.connection').innerText(), /Al día/)
+    assert.match(await ana.locator('.res-sponsors').innerText(), /Patrocinada por Mexico y Brazil/)
+    // The choice is remembered.
+    await ana.reload()
+    await ana.locator('.toolbar[aria-label="Herramientas de edición"]').waitFor(PATIENCE)
+  })
+
+  test('keyboard only: Esc leaves the text, Tab moves on', async () => {
+    await clickBlock(claudia, 0)
+    await claudia.keyboard.press('Escape')
+    assert.equal(await claudia.evaluate(() => document.activeElement?.className), 'res-side')
+    await claudia.keyboard.press('Tab')
+    const focused = await claudia.evaluate(() => document.activeElement?.closest('.res-side') !== null)
+    assert.ok(focused, 'the focus moved on to the side panel')
+    // Tab inside the text indents instead of leaving it.
+    await clickBlock(claudia, 0)
+    await claudia.keyboard.press('Tab')
+    assert.equal(await claudia.evaluate(() => document.activeElement?.classList.contains('resolution-text')), true)
+    await claudia.keyboard.press('Shift+Tab')
+    await claudia.waitForFunction(() => document.querySelector('.res-main .resolution-text > .block')?.classList.contains('pp'), null, PATIENCE)
+  })
+
   test('the help panel lists the keyboard shortcuts', async () => {
     await clickBlock(claudia, 0)
     await claudia.keyboard.press('Control+/')

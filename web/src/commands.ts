@@ -85,15 +85,19 @@ export function setKind(kind: Kind): Command {
   }
 }
 
-/** The kind a sub-paragraph outdents to: that of the paragraph it belongs to. */
+/**
+ * The kind a sub-paragraph outdents to: that of the paragraph it belongs to
+ * (the nearest one above). With none above, a text begins with its
+ * preamble; after a heading, with operative paragraphs.
+ */
 function parentKind(doc: PMNode, index: number): Kind {
   for (let i = index - 1; i >= 0; i--) {
     const type = doc.child(i).type.name
     if (type === 'preamble') return 'preamble'
     if (type === 'operative') return 'operative'
-    if (type === 'heading') break
+    if (type === 'heading') return 'operative'
   }
-  return 'operative'
+  return 'preamble'
 }
 
 function indented(kind: Kind): Kind | null {

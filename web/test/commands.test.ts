@@ -80,6 +80,13 @@ describe('editing commands', () => {
     expect(shape(state)[1]).toBe('preamble:that')
   })
 
+  it('outdent at the very top makes a preambular paragraph, after a heading an operative one', () => {
+    const top = stateOf([block('subparagraph', 'Recalling', { level: '1' })], 0)
+    expect(shape(run(top, outdent))).toEqual(['preamble:Recalling'])
+    const afterHeading = stateOf([block('heading', 'I'), block('subparagraph', 'Urges', { level: '1' })], 1)
+    expect(shape(run(afterHeading, outdent))[1]).toBe('operative:Urges')
+  })
+
   it('Enter makes a paragraph of the same kind with a fresh id; the first keeps its id', () => {
     const start = stateOf([block('operative', 'Urges')], 0, 5)
     const next = run(start, enter)

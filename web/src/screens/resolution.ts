@@ -221,7 +221,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
   const sideStatus = h('section', { class: 'side-block' })
   const presenceBox = h('section', { class: 'side-block presence' })
   const helpBox = h('section', { class: 'side-block' })
-  const side = h('aside', { class: 'res-side' }, sideStatus, presenceBox, helpBox)
+  const side = h('aside', { class: 'res-side', tabindex: '-1' }, sideStatus, presenceBox, helpBox)
   const helpDialog = h('dialog', { class: 'help-dialog' })
   const messages = h('div', { class: 'res-messages', 'aria-live': 'polite' })
   const connection = connectionIndicator(() => live, ctx)
@@ -497,8 +497,10 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
       cursors: { label: personLabel },
       attributes: editorAttributes,
       keys: {
+        // Out of the text (where Tab indents) to the panel beside it: the
+        // next Tab goes on from there.
         Escape: () => {
-          paper.focus()
+          side.focus()
           return true
         },
         'Mod-/': () => openHelp(),
@@ -510,13 +512,17 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
   }
 
   async function reopen(): Promise<void> {
+    const ours = live?.body.toString() ?? ''
     editor?.destroy()
     editor = null
     live?.destroy()
     live = null
     replace(paper, h('p', { class: 'loading' }, t('res.loading')))
     await openLive()
-    replace(messages, h('div', { class: 'notice warning' }, t('res.discarded')))
+    // Say so only if the server's text differs from what was on the screen.
+    if (live && (live as LiveDocument).body.toString() !== ours) {
+      replace(messages, h('div', { class: 'notice warning', role: 'status' }, t('res.discarded')))
+    }
   }
 
   drawHeader()
