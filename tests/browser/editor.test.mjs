@@ -339,6 +339,18 @@ describe('the browser client', { skip: executable ? false : 'no Chromium or Chro
     await chair.context().close()
   })
 
+  test('when the server goes away the page says offline, keeps the edits, and catches up when it is back', async () => {
+    await claudia.locator('.connection[data-state="synced"]').waitFor(PATIENCE)
+    const restarted = server.restart(4000)
+    await claudia.locator('.connection[data-state="offline"]').waitFor(PATIENCE)
+    assert.match(await claudia.locator('.connection').innerText(), /Offline/)
+    // Still editable offline: the edit waits in the page and is sent on reconnect.
+    await typeAtEnd(claudia, 1, ' urgently')
+    server = await restarted
+    await claudia.locator('.connection[data-state="synced"]').waitFor({ timeout: 60_000 })
+    await waitForBlocks(ana, (t) => t[1]?.endsWith('urgently'), 'the offline edit reached Ana after the restart')
+  })
+
   test('signing out elsewhere ends the live connection with a message, and it stops retrying', async () => {
     const other = await claudia.context().newPage()
     await other.goto(`${server.url}/meetings`)

@@ -49,8 +49,9 @@ export function findBinary() {
  * reads the address from its first line. `admin`: create the secretariat
  * account from the environment.
  */
-export async function startServer({ admin = true, args = [] } = {}) {
-  const data = mkdtempSync(join(tmpdir(), 'plenary-browser-'))
+export async function startServer({ admin = true, args = [], data = null, bind = '127.0.0.1:0' } = {}) {
+  const ownData = data === null
+  data ??= mkdtempSync(join(tmpdir(), 'plenary-browser-'))
   const env = { ...process.env, PLENARY_LOG: process.env.PLENARY_LOG ?? 'warn' }
   delete env.PLENARY_DATABASE_URL
   if (admin) {
@@ -60,7 +61,7 @@ export async function startServer({ admin = true, args = [] } = {}) {
     delete env.PLENARY_ADMIN_EMAIL
     delete env.PLENARY_ADMIN_PASSWORD
   }
-  const child = spawn(findBinary(), ['serve', '--bind', '127.0.0.1:0', '--data', data, ...args], {
+  const child = spawn(findBinary(), ['serve', '--bind', bind, '--data', data, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -86,16 +87,27 @@ export async function startServer({ admin = true, args = [] } = {}) {
     })
   const first = await waitFor((line) => line.startsWith('plenary listening on '), 'its address')
   const url = first.slice('plenary listening on '.length).trim()
+  const halt = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM')
+      await new Promise((done) => child.once('exit', done))
+    }
+  }
   return {
     url,
     lines,
     waitFor,
+    /** Stops the server (SIGTERM) and forgets its database. */
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM')
-        await new Promise((done) => child.once('exit', done))
-      }
-      rmSync(data, { recursive: true, force: true })
+      await halt()
+      if (ownData) rmSync(data, { recursive: true, force: true })
+    },
+    /** Stops it, waits `downMs`, and starts it again on the same address and database. */
+    async restart(downMs = 0) {
+      await halt()
+      await new Promise((done) => setTimeout(done, downMs))
+      const again = await startServer({ admin: false, args: [], data, bind: new URL(url).host })
+      return { ...again, stop: async () => { await again.stop(); if (ownData) rmSync(data, { recursive: true, force: true }) } }
     },
   }
 }
