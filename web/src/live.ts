@@ -140,7 +140,7 @@ export class LiveDocument {
 
   /** Whether this client has ever changed the document (its edits may be unconfirmed). */
   hasLocalChanges(): boolean {
-    return Y.encodeStateVector(this.doc).length > 0 && Y.decodeStateVector(Y.encodeStateVector(this.doc)).has(this.doc.clientID)
+    return Y.decodeStateVector(Y.encodeStateVector(this.doc)).has(this.doc.clientID)
   }
 
   reconnectNow(): void {

@@ -67,18 +67,3 @@ export function numberBlocks(blocks: NumberedBlock[]): (string | null)[] {
     }
   })
 }
-
-/**
- * How a paragraph is referred to in words, for screen readers and the
- * formal wording of amendments: ["operative", 3], ["preamble", 2] … The
- * preambular count is the position among preambular paragraphs.
- */
-export function paragraphRefs(blocks: NumberedBlock[]): ({ kind: string; n: number } | null)[] {
-  let preamble = 0
-  let operative = 0
-  return blocks.map((block) => {
-    if (block.type === 'preamble') return { kind: 'preamble', n: ++preamble }
-    if (block.type === 'operative') return { kind: 'operative', n: ++operative }
-    return null
-  })
-}

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { catalogs, format, LANGUAGES, pickLanguage, setLanguage, t } from '../src/i18n'
 import { en } from '../src/locales/en'
@@ -25,6 +27,16 @@ describe('translations', () => {
       // Names and key labels (Plenary, Tab, Esc, Ctrl…) may stay as they are.
       expect(same.length, `${code}: ${same.join(', ')}`).toBeLessThan(12)
     }
+  })
+
+  it('has no message that the interface never shows', () => {
+    const dir = join(__dirname, '../src')
+    const files = [...readdirSync(dir).map((f) => join(dir, f)), ...readdirSync(join(dir, 'screens')).map((f) => join(dir, 'screens', f))]
+    const source = files.filter((f) => f.endsWith('.ts') && !f.includes('locales')).map((f) => readFileSync(f, 'utf8')).join('\n')
+    // Keys built from a value: `phase.${phase}`, `move.${phase}`, `role.${role}`.
+    const built = ['phase.', 'move.', 'role.']
+    const unused = keys.filter((key) => !source.includes(`'${key}'`) && !built.some((prefix) => key.startsWith(prefix)))
+    expect(unused).toEqual([])
   })
 
   it('picks the first of the browser languages that it speaks', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { letter, numberBlocks, paragraphRefs, roman } from '../src/numbering'
+import { letter, numberBlocks, roman } from '../src/numbering'
 
 const P = { type: 'preamble' }
 const O = { type: 'operative' }
@@ -38,15 +38,5 @@ describe('numbering', () => {
   it('writes letters and Roman numerals as resolutions do', () => {
     expect([1, 2, 26, 27, 28].map(letter)).toEqual(['a', 'b', 'z', 'aa', 'bb'])
     expect([1, 2, 3, 4, 5, 9, 10, 14, 19, 40, 49].map(roman)).toEqual(['i', 'ii', 'iii', 'iv', 'v', 'ix', 'x', 'xiv', 'xix', 'xl', 'xlix'])
-  })
-
-  it('refers to paragraphs by their place, as amendments do', () => {
-    expect(paragraphRefs([P, P, O, A, O])).toEqual([
-      { kind: 'preamble', n: 1 },
-      { kind: 'preamble', n: 2 },
-      { kind: 'operative', n: 1 },
-      null,
-      { kind: 'operative', n: 2 },
-    ])
   })
 })

@@ -16,10 +16,8 @@ export const en = {
   'role.delegate': 'Delegate',
   'role.observer': 'Observer',
 
-  'common.loading': 'Loading…',
   'common.close': 'Close',
   'common.retry': 'Try again',
-  'common.cancel': 'Cancel',
 
   'error.network': 'The server cannot be reached. Check the connection and try again.',
   'error.generic': 'Something went wrong: {detail}',
@@ -63,7 +61,6 @@ export const en = {
   'meeting.noResolutions': 'No draft resolution has been submitted yet.',
   'meeting.noDelegations': 'No delegation has been registered yet.',
   'meeting.yourDelegation': 'your delegation',
-  'meeting.resolutionCount': 'Resolutions: {count}',
 
   'phase.label': 'Phase',
   'phase.drafting': 'Drafting',
@@ -97,7 +94,6 @@ export const en = {
   'res.nowReadOnly': 'The text has just become read-only.',
   'res.nowEditable': 'You may now edit the text.',
   'res.discarded': 'The text was reloaded from the server: changes made after it was frozen were not accepted.',
-  'res.empty': 'This text is empty.',
 
   'toolbar.label': 'Editing tools',
   'toolbar.kind': 'Paragraph type',
@@ -137,13 +133,11 @@ export const en = {
   'key.esc': 'Esc',
   'key.ctrl': 'Ctrl',
   'key.backspace': 'Backspace',
-  'key.then': 'then',
 
   'status.label': 'Connection',
   'status.connecting': 'Connecting…',
   'status.syncing': 'Syncing…',
   'status.synced': 'Up to date',
-  'status.offline': 'Offline',
   'status.offlineRetry': 'Offline: trying again in {seconds} s',
   'status.stopped': 'Disconnected',
   'status.sessionEnded': 'Your session has ended. Sign in again to continue.',

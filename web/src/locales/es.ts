@@ -18,10 +18,8 @@ export const es: Record<MessageKey, string> = {
   'role.delegate': 'Miembro de delegación',
   'role.observer': 'Observador',
 
-  'common.loading': 'Cargando…',
   'common.close': 'Cerrar',
   'common.retry': 'Intentar de nuevo',
-  'common.cancel': 'Cancelar',
 
   'error.network': 'No se puede contactar con el servidor. Compruebe la conexión e inténtelo de nuevo.',
   'error.generic': 'Se produjo un error: {detail}',
@@ -65,7 +63,6 @@ export const es: Record<MessageKey, string> = {
   'meeting.noResolutions': 'Todavía no se ha presentado ningún proyecto de resolución.',
   'meeting.noDelegations': 'Todavía no se ha inscrito ninguna delegación.',
   'meeting.yourDelegation': 'su delegación',
-  'meeting.resolutionCount': 'Resoluciones: {count}',
 
   'phase.label': 'Etapa',
   'phase.drafting': 'En redacción',
@@ -99,7 +96,6 @@ export const es: Record<MessageKey, string> = {
   'res.nowReadOnly': 'El texto acaba de pasar a solo lectura.',
   'res.nowEditable': 'Ya puede editar el texto.',
   'res.discarded': 'El texto se volvió a cargar desde el servidor: no se aceptaron los cambios hechos después de fijarlo.',
-  'res.empty': 'Este texto está vacío.',
 
   'toolbar.label': 'Herramientas de edición',
   'toolbar.kind': 'Tipo de párrafo',
@@ -139,13 +135,11 @@ export const es: Record<MessageKey, string> = {
   'key.esc': 'Esc',
   'key.ctrl': 'Ctrl',
   'key.backspace': 'Retroceso',
-  'key.then': 'y luego',
 
   'status.label': 'Conexión',
   'status.connecting': 'Conectando…',
   'status.syncing': 'Sincronizando…',
   'status.synced': 'Al día',
-  'status.offline': 'Sin conexión',
   'status.offlineRetry': 'Sin conexión: nuevo intento en {seconds} s',
   'status.stopped': 'Desconectado',
   'status.sessionEnded': 'Su sesión ha terminado. Vuelva a iniciar sesión para continuar.',

@@ -18,10 +18,8 @@ export const fr: Record<MessageKey, string> = {
   'role.delegate': 'Membre de délégation',
   'role.observer': 'Observateur',
 
-  'common.loading': 'Chargement…',
   'common.close': 'Fermer',
   'common.retry': 'Réessayer',
-  'common.cancel': 'Annuler',
 
   'error.network': 'Le serveur est injoignable. Vérifiez la connexion, puis réessayez.',
   'error.generic': 'Une erreur est survenue : {detail}',
@@ -65,7 +63,6 @@ export const fr: Record<MessageKey, string> = {
   'meeting.noResolutions': 'Aucun projet de résolution n’a encore été présenté.',
   'meeting.noDelegations': 'Aucune délégation n’est encore inscrite.',
   'meeting.yourDelegation': 'votre délégation',
-  'meeting.resolutionCount': 'Résolutions : {count}',
 
   'phase.label': 'Étape',
   'phase.drafting': 'En cours de rédaction',
@@ -99,7 +96,6 @@ export const fr: Record<MessageKey, string> = {
   'res.nowReadOnly': 'Le texte vient de passer en lecture seule.',
   'res.nowEditable': 'Vous pouvez maintenant modifier le texte.',
   'res.discarded': 'Le texte a été rechargé depuis le serveur : les modifications faites après qu’il a été figé n’ont pas été acceptées.',
-  'res.empty': 'Ce texte est vide.',
 
   'toolbar.label': 'Outils de rédaction',
   'toolbar.kind': 'Type de paragraphe',
@@ -139,13 +135,11 @@ export const fr: Record<MessageKey, string> = {
   'key.esc': 'Échap',
   'key.ctrl': 'Ctrl',
   'key.backspace': 'Retour arrière',
-  'key.then': 'puis',
 
   'status.label': 'Connexion',
   'status.connecting': 'Connexion…',
   'status.syncing': 'Synchronisation…',
   'status.synced': 'À jour',
-  'status.offline': 'Hors ligne',
   'status.offlineRetry': 'Hors ligne : nouvel essai dans {seconds} s',
   'status.stopped': 'Déconnecté',
   'status.sessionEnded': 'Votre session a pris fin. Reconnectez-vous pour continuer.',

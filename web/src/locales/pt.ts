@@ -18,10 +18,8 @@ export const pt: Record<MessageKey, string> = {
   'role.delegate': 'Membro de delegação',
   'role.observer': 'Observador',
 
-  'common.loading': 'Carregando…',
   'common.close': 'Fechar',
   'common.retry': 'Tentar novamente',
-  'common.cancel': 'Cancelar',
 
   'error.network': 'Não é possível contactar o servidor. Verifique a conexão e tente novamente.',
   'error.generic': 'Ocorreu um erro: {detail}',
@@ -65,7 +63,6 @@ export const pt: Record<MessageKey, string> = {
   'meeting.noResolutions': 'Nenhum projeto de resolução foi apresentado até agora.',
   'meeting.noDelegations': 'Nenhuma delegação foi inscrita até agora.',
   'meeting.yourDelegation': 'sua delegação',
-  'meeting.resolutionCount': 'Resoluções: {count}',
 
   'phase.label': 'Etapa',
   'phase.drafting': 'Em redação',
@@ -99,7 +96,6 @@ export const pt: Record<MessageKey, string> = {
   'res.nowReadOnly': 'O texto acaba de passar a somente leitura.',
   'res.nowEditable': 'Agora você pode editar o texto.',
   'res.discarded': 'O texto foi recarregado do servidor: as alterações feitas depois de fixado não foram aceitas.',
-  'res.empty': 'Este texto está vazio.',
 
   'toolbar.label': 'Ferramentas de edição',
   'toolbar.kind': 'Tipo de parágrafo',
@@ -139,13 +135,11 @@ export const pt: Record<MessageKey, string> = {
   'key.esc': 'Esc',
   'key.ctrl': 'Ctrl',
   'key.backspace': 'Backspace',
-  'key.then': 'depois',
 
   'status.label': 'Conexão',
   'status.connecting': 'Conectando…',
   'status.syncing': 'Sincronizando…',
   'status.synced': 'Atualizado',
-  'status.offline': 'Sem conexão',
   'status.offlineRetry': 'Sem conexão: nova tentativa em {seconds} s',
   'status.stopped': 'Desconectado',
   'status.sessionEnded': 'Sua sessão terminou. Entre novamente para continuar.',
