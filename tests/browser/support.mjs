@@ -192,8 +192,9 @@ export async function launchBrowser(executablePath) {
 }
 
 /** A new context (its own cookies) in `locale`, with a laptop-sized window. */
-export async function newContext(browser, { locale = 'en-GB', width = 1366, height = 860 } = {}) {
-  return browser.newContext({ locale, viewport: { width, height }, deviceScaleFactor: 1 })
+export async function newContext(browser, { locale = 'en-GB', width = 1366, height = 860, bypassCSP = false } = {}) {
+  // bypassCSP: only to inject axe-core; the page's own policy allows no inline script.
+  return browser.newContext({ locale, viewport: { width, height }, deviceScaleFactor: 1, bypassCSP })
 }
 
 /** Signs in through the sign-in page, as a person would. */
@@ -203,6 +204,23 @@ export async function signIn(page, url, email, password = PASSWORD, next = '') {
   await page.locator('#login-password').fill(password)
   await page.locator('form button[type=submit]').click()
   await page.waitForURL((target) => !target.pathname.startsWith('/login'))
+}
+
+const AXE = join(ROOT, 'tests', 'browser', 'node_modules', 'axe-core', 'axe.min.js')
+
+/**
+ * The serious and critical accessibility problems axe-core finds on the
+ * page (WCAG 2.1 A and AA), as readable lines.
+ */
+export async function accessibilityProblems(page) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE })
+  const result = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+  )
+  return result.violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${violation.id}: ${violation.help} — ${violation.nodes.map((node) => node.target.join(' ')).slice(0, 4).join(', ')}`)
 }
 
 export async function screenshot(page, name, { committed = false, fullPage = false } = {}) {

@@ -3,7 +3,7 @@
 // docs/screenshots when PLENARY_UPDATE_SCREENSHOTS=1 (committed).
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { findBrowser, launchBrowser, newContext, screenshot, signIn, startServer } from './support.mjs'
+import { accessibilityProblems, findBrowser, launchBrowser, newContext, screenshot, signIn, startServer } from './support.mjs'
 
 const executable = findBrowser()
 const committed = process.env.PLENARY_UPDATE_SCREENSHOTS === '1'
@@ -50,10 +50,14 @@ describe('a tour of the screens in four languages', { skip: executable ? false :
 
   for (const [language, locale] of LANGUAGES) {
     test(`every screen in ${language}`, async () => {
-      const shot = (page, name, options = {}) => screenshot(page, `tour/${language}-${name}`, { committed: false, ...options }).then(() =>
-        committed ? screenshot(page, `${language}-${name}`, { committed: true, ...options }) : undefined,
-      )
-      const context = await newContext(browser, { locale, width: 1280, height: 800 })
+      // Each screen is photographed and checked with axe-core (WCAG 2.1 AA).
+      const problems = []
+      const shot = async (page, name, options = {}) => {
+        await screenshot(page, `tour/${language}-${name}`, { committed: false, ...options })
+        if (committed) await screenshot(page, `${language}-${name}`, { committed: true, ...options })
+        for (const problem of await accessibilityProblems(page)) problems.push(`${name}: ${problem}`)
+      }
+      const context = await newContext(browser, { locale, width: 1280, height: 800, bypassCSP: true })
       const page = await context.newPage()
       page.on('pageerror', (error) => console.error(`[${language}] page error:`, error.stack))
 
@@ -102,7 +106,7 @@ describe('a tour of the screens in four languages', { skip: executable ? false :
       await colleague.close()
 
       // The observer's read-only view.
-      const press = await newContext(browser, { locale, width: 1280, height: 800 })
+      const press = await newContext(browser, { locale, width: 1280, height: 800, bypassCSP: true })
       const observerPage = await press.newPage()
       await signIn(observerPage, demo.url, observer.email, observer.password)
       await observerPage.goto(`${demo.url}${resolutionPath}`)
@@ -116,6 +120,7 @@ describe('a tour of the screens in four languages', { skip: executable ? false :
       await shot(observerPage, '8-projector')
       await press.close()
       await context.close()
+      assert.deepEqual(problems, [], 'no serious accessibility problem on any screen')
     })
   }
 })

@@ -35,6 +35,17 @@ export interface BodyViewOptions {
 
 const CSS_HEX = /^#[0-9a-fA-F]{6}$/
 
+/** Black or white, whichever reads better on `background` (#rrggbb), by WCAG relative luminance. */
+export function readableOn(background: string): string {
+  const channel = (offset: number) => {
+    const value = parseInt(background.slice(offset, offset + 2), 16) / 255
+    return value <= 0.03928 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4
+  }
+  const luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+  // Contrast with white: 1.05 / (L + 0.05); with black: (L + 0.05) / 0.05.
+  return 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 ? '#ffffff' : '#111111'
+}
+
 /** The caret of someone else, with their name and delegation on a flag. */
 export function cursorElement(user: RemoteUser, label: string): HTMLElement {
   const color = user.color && CSS_HEX.test(user.color) ? user.color : '#6b7280'
@@ -45,6 +56,7 @@ export function cursorElement(user: RemoteUser, label: string): HTMLElement {
   const flag = document.createElement('span')
   flag.className = 'remote-cursor-label'
   flag.style.backgroundColor = color
+  flag.style.color = readableOn(color)
   flag.textContent = label
   cursor.append('\u2060', flag, '\u2060')
   return cursor

@@ -9,3 +9,14 @@ describe('presence colours', () => {
     expect(colorOf('some-account-id')).toMatch(/^#[0-9a-f]{6}$/)
   })
 })
+
+describe('cursor flags', () => {
+  it('write in black or white, whichever reads better on the colour', async () => {
+    const { readableOn } = await import('../src/editor')
+    expect(readableOn('#1f77b4')).toBe('#ffffff')
+    expect(readableOn('#393b79')).toBe('#ffffff')
+    expect(readableOn('#bcbd22')).toBe('#111111')
+    expect(readableOn('#17becf')).toBe('#111111')
+    expect(readableOn('#ff7f0e')).toBe('#111111')
+  })
+})

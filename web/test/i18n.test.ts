@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { catalogs, format, LANGUAGES, pickLanguage, setLanguage, t } from '../src/i18n'
 import { en } from '../src/locales/en'
@@ -30,7 +31,7 @@ describe('translations', () => {
   })
 
   it('has no message that the interface never shows', () => {
-    const dir = join(__dirname, '../src')
+    const dir = fileURLToPath(new URL('../src', import.meta.url))
     const files = [...readdirSync(dir).map((f) => join(dir, f)), ...readdirSync(join(dir, 'screens')).map((f) => join(dir, 'screens', f))]
     const source = files.filter((f) => f.endsWith('.ts') && !f.includes('locales')).map((f) => readFileSync(f, 'utf8')).join('\n')
     // Keys built from a value: `phase.${phase}`, `move.${phase}`, `role.${role}`.

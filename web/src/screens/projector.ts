@@ -62,8 +62,8 @@ export async function projectorScreen(ctx: Context, id: string): Promise<Screen>
     )
     replace(
       controls,
-      h('button', { class: 'tool', type: 'button', 'aria-label': t('projector.smaller'), title: t('projector.smaller'), onclick: () => resize(-1) }, 'A−'),
-      h('button', { class: 'tool', type: 'button', 'aria-label': t('projector.larger'), title: t('projector.larger'), onclick: () => resize(1) }, 'A+'),
+      h('button', { class: 'tool', type: 'button', title: t('projector.smaller'), onclick: () => resize(-1) }, h('span', { 'aria-hidden': 'true' }, 'A−'), h('span', { class: 'sr-only' }, t('projector.smaller'))),
+      h('button', { class: 'tool', type: 'button', title: t('projector.larger'), onclick: () => resize(1) }, h('span', { 'aria-hidden': 'true' }, 'A+'), h('span', { class: 'sr-only' }, t('projector.larger'))),
       h('a', { class: 'tool exit', href: `/resolutions/${id}` }, t('projector.exit')),
     )
     connection.draw()
