@@ -309,6 +309,43 @@ fn access_policy(resolution: Resolution) -> AccessPolicy {
     })
 }
 
+/// Records the automatic checkpoint of a burst of editing that ended, unless
+/// a version already holds everything.
+async fn record_checkpoint(
+    state: &AppState,
+    document: &crate::ids::DocumentId,
+    seq: crate::ids::Seq,
+) -> Result<(), ApiError> {
+    let resolution = match state
+        .directory()
+        .resolution(&ResolutionId(document.to_string()))
+        .await
+    {
+        Ok(resolution) => resolution,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
+    let versions = state.directory().versions(&resolution.id).await?;
+    if versions.last().is_some_and(|version| version.seq >= seq.0) {
+        return Ok(());
+    }
+    state
+        .directory()
+        .create_version(
+            &crate::versions::NewVersion {
+                resolution_id: resolution.id,
+                name: "Checkpoint".into(),
+                kind: crate::versions::VersionKind::Checkpoint,
+                reason: Some("a burst of editing ended".into()),
+                seq: seq.0,
+                created_by: None,
+            },
+            now_millis(),
+        )
+        .await?;
+    Ok(())
+}
+
 async fn record_room_events(state: AppState, mut events: mpsc::Receiver<RoomEvent>) {
     let shutdown = state.inner.shutdown.clone();
     loop {
@@ -318,6 +355,11 @@ async fn record_room_events(state: AppState, mut events: mpsc::Receiver<RoomEven
         };
         let Some(event) = event else { break };
         match event {
+            RoomEvent::Settled { document, seq } => {
+                if let Err(error) = record_checkpoint(&state, &document, seq).await {
+                    tracing::warn!(%document, %error, "could not record a checkpoint");
+                }
+            }
             RoomEvent::WriteRefused { document, identity } => {
                 state
                     .record(
@@ -369,6 +411,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::auth::routes::routes())
         .merge(crate::meetings::routes::routes())
         .merge(crate::resolutions::routes::routes())
+        .merge(crate::versions::routes::routes())
         .merge(crate::audit::routes::routes())
 }
 

@@ -10,6 +10,9 @@
 //! is compiled in here ([`model`]) and read by the browser client too, so the
 //! two cannot drift apart.
 
+pub mod compare;
+pub mod restore;
+
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -208,7 +211,7 @@ pub fn new_block_id() -> String {
 
 /// The formatting attributes of a run. Always explicit, even when empty: a
 /// plain insert would continue the marks of the text before it.
-fn marks(inline: &Inline) -> Attrs {
+pub(crate) fn marks(inline: &Inline) -> Attrs {
     let mut attrs: Attrs = HashMap::new();
     let empty = || Any::Map(Arc::new(HashMap::new()));
     if inline.italic {
@@ -273,8 +276,14 @@ pub fn skeleton() -> Vec<Block> {
 pub fn read_body(doc: &Doc) -> Vec<Block> {
     let body = doc.get_or_insert_xml_fragment(BODY);
     let transaction = doc.transact();
+    read_fragment(&transaction, &body)
+}
+
+/// Reads the blocks of `body` within a transaction; one block per child,
+/// in order (so block `i` is child `i`).
+pub fn read_fragment<T: ReadTxn>(transaction: &T, body: &yrs::XmlFragmentRef) -> Vec<Block> {
     let mut blocks = Vec::new();
-    for node in body.children(&transaction) {
+    for node in body.children(transaction) {
         match node {
             XmlOut::Element(element) => {
                 let mut problems = Vec::new();
@@ -284,18 +293,18 @@ pub fn read_body(doc: &Doc) -> Vec<Block> {
                     BlockKind::Preamble
                 });
                 if let Some(schema) = model().block(&tag) {
-                    for (name, _) in element.attributes(&transaction) {
+                    for (name, _) in element.attributes(transaction) {
                         if schema.attribute(name).is_none() {
                             problems.push(format!("unknown attribute {name} on <{tag}>"));
                         }
                     }
                 }
-                let id = match element.get_attribute(&transaction, "id") {
+                let id = match element.get_attribute(transaction, "id") {
                     Some(Out::Any(Any::String(id))) if !id.is_empty() => id.to_string(),
                     _ => crdt_id(element.as_ref()),
                 };
                 let level = if kind == BlockKind::Subparagraph {
-                    let level = match element.get_attribute(&transaction, "level") {
+                    let level = match element.get_attribute(transaction, "level") {
                         Some(Out::Any(Any::String(level))) => level.parse::<u8>().ok(),
                         Some(Out::Any(Any::Number(yrs::any::Number::Int(level)))) => {
                             u8::try_from(level).ok()
@@ -324,10 +333,10 @@ pub fn read_body(doc: &Doc) -> Vec<Block> {
                     0
                 };
                 let mut inlines = Vec::new();
-                for child in element.children(&transaction) {
+                for child in element.children(transaction) {
                     match child {
                         XmlOut::Text(text) => {
-                            for diff in text.diff(&transaction, YChange::identity) {
+                            for diff in text.diff(transaction, YChange::identity) {
                                 let Out::Any(Any::String(chunk)) = diff.insert else {
                                     problems
                                         .push("an embedded object in the text was left out".into());
@@ -365,7 +374,7 @@ pub fn read_body(doc: &Doc) -> Vec<Block> {
                             problems.push(format!("nested <{}> read as text", nested.tag()));
                             push_inline(
                                 &mut inlines,
-                                Inline::plain(nested.get_string(&transaction)),
+                                Inline::plain(nested.get_string(transaction)),
                             );
                         }
                         XmlOut::Fragment(_) => {
@@ -386,7 +395,7 @@ pub fn read_body(doc: &Doc) -> Vec<Block> {
                     id: crdt_id(text.as_ref()),
                     kind: BlockKind::Preamble,
                     level: 0,
-                    inlines: vec![Inline::plain(text.get_string(&transaction))],
+                    inlines: vec![Inline::plain(text.get_string(transaction))],
                     problems: vec!["text outside any paragraph".into()],
                 });
             }
@@ -401,6 +410,118 @@ fn crdt_id(branch: &yrs::branch::Branch) -> String {
     match branch.id() {
         yrs::branch::BranchID::Nested(id) => format!("y{}-{}", id.client, id.clock),
         yrs::branch::BranchID::Root(name) => format!("root-{name}"),
+    }
+}
+
+/// The number each block shows: "1." for operative paragraphs, "(a)" for
+/// sub-paragraphs of level 1 under the paragraph (operative or preambular)
+/// before them, "(i)" at level 2; preambular paragraphs and headings have
+/// none. Numbers are computed, never stored; the browser client computes
+/// the same (docs/document-model.md, web/src/numbering.ts).
+pub fn numbers(blocks: &[Block]) -> Vec<Option<String>> {
+    let mut operative = 0;
+    let mut level1 = 0;
+    let mut level2 = 0;
+    blocks
+        .iter()
+        .map(|block| match block.kind {
+            BlockKind::Operative => {
+                operative += 1;
+                level1 = 0;
+                level2 = 0;
+                Some(format!("{operative}."))
+            }
+            BlockKind::Subparagraph if block.level >= 2 => {
+                level2 += 1;
+                Some(format!("({})", roman(level2)))
+            }
+            BlockKind::Subparagraph => {
+                level1 += 1;
+                level2 = 0;
+                Some(format!("({})", letters(level1)))
+            }
+            BlockKind::Preamble => {
+                // A preambular paragraph may have its own (a), (b).
+                level1 = 0;
+                level2 = 0;
+                None
+            }
+            BlockKind::Heading => None,
+        })
+        .collect()
+}
+
+/// a, b, …, z, aa, bb, … (as resolutions letter their sub-paragraphs).
+pub fn letters(n: usize) -> String {
+    if n == 0 {
+        return String::new();
+    }
+    let letter = (b'a' + ((n - 1) % 26) as u8) as char;
+    std::iter::repeat_n(letter, (n - 1) / 26 + 1).collect()
+}
+
+/// Lower-case roman numerals: i, ii, iii, iv, …
+pub fn roman(mut n: usize) -> String {
+    const NUMERALS: [(usize, &str); 13] = [
+        (1000, "m"),
+        (900, "cm"),
+        (500, "d"),
+        (400, "cd"),
+        (100, "c"),
+        (90, "xc"),
+        (50, "l"),
+        (40, "xl"),
+        (10, "x"),
+        (9, "ix"),
+        (5, "v"),
+        (4, "iv"),
+        (1, "i"),
+    ];
+    let mut out = String::new();
+    for (value, numeral) in NUMERALS {
+        while n >= value {
+            out.push_str(numeral);
+            n -= value;
+        }
+    }
+    out
+}
+
+/// "operative 3", "preamble 2", "operative 2 (b)": how a delegate names a
+/// paragraph. The position of each block in those terms.
+pub fn reference(blocks: &[Block], index: usize) -> Option<String> {
+    let block = blocks.get(index)?;
+    let numbers = numbers(blocks);
+    match block.kind {
+        BlockKind::Preamble => {
+            let position = blocks[..=index]
+                .iter()
+                .filter(|b| b.kind == BlockKind::Preamble)
+                .count();
+            Some(format!("preamble {position}"))
+        }
+        BlockKind::Operative => {
+            let number = numbers[index].as_deref()?.trim_end_matches('.').to_owned();
+            Some(format!("operative {number}"))
+        }
+        BlockKind::Subparagraph => {
+            let parent = (0..index)
+                .rev()
+                .find(|&i| matches!(blocks[i].kind, BlockKind::Operative | BlockKind::Preamble))?;
+            let mut path = reference(blocks, parent)?;
+            if block.level >= 2
+                && let Some(letter) = (parent + 1..index)
+                    .rev()
+                    .find(|&i| blocks[i].kind == BlockKind::Subparagraph && blocks[i].level == 1)
+            {
+                path.push(' ');
+                path.push_str(numbers[letter].as_deref().unwrap_or_default());
+            }
+            path.push(' ');
+            path.push_str(numbers[index].as_deref().unwrap_or_default());
+            Some(path)
+        }
+        BlockKind::Heading => None,
     }
 }
 
@@ -544,6 +665,62 @@ mod tests {
         assert_eq!(blocks[0].text(), "Urges");
         assert!(blocks[0].problems.iter().any(|p| p.contains("style")));
         assert!(blocks[0].problems.iter().any(|p| p.contains("underline")));
+    }
+
+    #[test]
+    fn numbers_are_computed() {
+        let blocks = vec![
+            Block::new(BlockKind::Preamble, vec![]),
+            Block::new(BlockKind::Operative, vec![]),
+            Block::subparagraph(1, vec![]),
+            Block::subparagraph(1, vec![]),
+            Block::subparagraph(2, vec![]),
+            Block::subparagraph(2, vec![]),
+            Block::subparagraph(1, vec![]),
+            Block::subparagraph(2, vec![]),
+            Block::new(BlockKind::Operative, vec![]),
+            Block::subparagraph(1, vec![]),
+        ];
+        let numbers: Vec<String> = numbers(&blocks)
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect();
+        assert_eq!(
+            numbers,
+            [
+                "", "1.", "(a)", "(b)", "(i)", "(ii)", "(c)", "(i)", "2.", "(a)"
+            ]
+        );
+        assert_eq!(reference(&blocks, 0).as_deref(), Some("preamble 1"));
+        assert_eq!(
+            reference(&blocks, 5).as_deref(),
+            Some("operative 1 (b) (ii)")
+        );
+        assert_eq!(reference(&blocks, 9).as_deref(), Some("operative 2 (a)"));
+        // A preambular paragraph's sub-paragraphs are lettered afresh.
+        let preambular = vec![
+            Block::new(BlockKind::Operative, vec![]),
+            Block::subparagraph(1, vec![]),
+            Block::new(BlockKind::Preamble, vec![]),
+            Block::subparagraph(1, vec![]),
+            Block::subparagraph(2, vec![]),
+        ];
+        assert_eq!(
+            super::numbers(&preambular),
+            [
+                Some("1.".to_owned()),
+                Some("(a)".to_owned()),
+                None,
+                Some("(a)".to_owned()),
+                Some("(i)".to_owned())
+            ]
+        );
+        assert_eq!(
+            reference(&preambular, 4).as_deref(),
+            Some("preamble 1 (a) (i)")
+        );
+        assert_eq!(letters(27), "aa");
+        assert_eq!(roman(14), "xiv");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Modules, in dependency order:
 //! - [`ids`]: newtype identifiers (documents, log sequences, connections,
 //!   accounts, meetings, delegations, resolutions, sessions).
-//! - [`auth`], [`meetings`], [`resolutions`], [`audit`]: the domain, its
+//! - [`auth`], [`meetings`], [`resolutions`], [`versions`], [`audit`]: the domain, its
 //!   rules as plain functions, each with its HTTP routes in `routes.rs`.
 //! - [`store`]: persistence; the [`store::Store`] (documents) and
 //!   [`store::directory::Directory`] (records) traits, SQLite and PostgreSQL.
@@ -31,4 +31,5 @@ pub mod meetings;
 pub mod resolutions;
 pub mod store;
 pub mod sync;
+pub mod versions;
 pub mod web;

@@ -1,9 +1,10 @@
 //! Persistence: one [`Store`] trait, one implementation per database.
 //!
-//! Per document the store keeps a compacted state (the snapshot) and an
-//! append-only log of the updates after it. Loading is "snapshot, then the log
-//! in order"; compaction folds a prefix of the log into a new snapshot in one
-//! transaction. SQL lives only in the backends ([`sqlite`], [`postgres`]),
+//! Per document the store keeps an append-only log of every update (the
+//! history: versions are positions in it, attribution reads its authors) and
+//! a compacted state (the snapshot) of a prefix of it. Loading is "snapshot,
+//! then the log after it"; compaction writes a newer snapshot, so what a load
+//! reads stays bounded while the history stays whole. SQL lives only in the backends ([`sqlite`], [`postgres`]),
 //! each with its own migrations under `migrations/`.
 
 pub mod directory;
@@ -59,8 +60,10 @@ pub enum StoreError {
 pub struct NewUpdate {
     /// A yrs v1 update, exactly as it was applied.
     pub data: Bytes,
-    /// Who sent it (an account id once there are accounts).
+    /// Who sent it (an account id).
     pub author: Option<String>,
+    /// The delegation the author belonged to when it was written.
+    pub delegation: Option<String>,
 }
 
 /// One update read back from a document's log.
@@ -70,6 +73,10 @@ pub struct StoredUpdate {
     pub seq: Seq,
     /// The yrs v1 update.
     pub data: Vec<u8>,
+    /// Who wrote it (an account id; none for the server's own changes).
+    pub author: Option<String>,
+    /// The author's delegation at the time.
+    pub delegation: Option<String>,
 }
 
 /// Everything needed to rebuild a document.
@@ -118,14 +125,33 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<(), StoreError>;
 
     /// Replaces the snapshot with `snapshot`, which holds every update through
-    /// `through`, and deletes those log rows, in one transaction. Does nothing
-    /// if the stored snapshot already reaches `through`.
+    /// `through`. Does nothing if the stored snapshot already reaches
+    /// `through`. The log rows stay: they are the history.
     async fn write_snapshot(
         &self,
         document: &DocumentId,
         snapshot: &[u8],
         through: Seq,
     ) -> Result<(), StoreError>;
+
+    /// What the document held right after update `through`: the snapshot if
+    /// it does not reach beyond `through`, and the log up to `through`.
+    async fn load_through(
+        &self,
+        document: &DocumentId,
+        through: Seq,
+    ) -> Result<StoredDocument, StoreError>;
+
+    /// Every update through `through`, from the first, with its author (for
+    /// attribution, which the snapshot cannot tell).
+    async fn history(
+        &self,
+        document: &DocumentId,
+        through: Seq,
+    ) -> Result<Vec<StoredUpdate>, StoreError>;
+
+    /// The sequence of the last stored update (0 for none).
+    async fn last_seq(&self, document: &DocumentId) -> Result<Seq, StoreError>;
 
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -283,6 +283,17 @@ async fn change_phase(
     resolution.phase = change.phase;
     resolution.updated_at = now;
     state.reauthorize(&resolution).await;
+    // Every phase change records a version: of exactly what was accepted
+    // before it (the room commits what it holds first).
+    crate::versions::routes::record_version(
+        &state,
+        &resolution,
+        crate::versions::VersionKind::Phase,
+        crate::versions::routes::phase_version_name(change.phase),
+        Some(format!("{} → {}", from.as_str(), change.phase.as_str())),
+        Some(&user.account),
+    )
+    .await?;
     state
         .record(
             NewAuditEvent::new(

@@ -13,6 +13,7 @@ use crate::auth::{Account, Session};
 use crate::ids::{AccountId, DelegationId, MeetingId, ResolutionId, SessionId};
 use crate::meetings::{Delegation, Meeting};
 use crate::resolutions::{Phase, Resolution};
+use crate::versions::{Contributor, NewVersion, Version};
 
 /// A new account, with its password already hashed.
 #[derive(Debug, Clone)]
@@ -105,6 +106,20 @@ pub trait Directory: Send + Sync + std::fmt::Debug + 'static {
         now: i64,
     ) -> Result<(), StoreError>;
 
+    /// Records a version with the next number of its resolution.
+    async fn create_version(&self, new: &NewVersion, now: i64) -> Result<Version, StoreError>;
+    /// The versions of a resolution, oldest first.
+    async fn versions(&self, resolution: &ResolutionId) -> Result<Vec<Version>, StoreError>;
+    /// One version of a resolution.
+    async fn version(&self, resolution: &ResolutionId, id: &str) -> Result<Version, StoreError>;
+    /// Who wrote the updates `after < seq <= through` of a document.
+    async fn contributors(
+        &self,
+        document: &str,
+        after: i64,
+        through: i64,
+    ) -> Result<Vec<Contributor>, StoreError>;
+
     /// Appends to the audit log.
     async fn record(&self, event: &NewAuditEvent, now: i64) -> Result<(), StoreError>;
     /// The newest audit events, before `before` (an event id) if given.
@@ -158,6 +173,13 @@ pub(crate) mod sql {
     pub const UPDATE_PHASE: &str =
         "update resolutions set phase = $3, updated_at = $4 where id = $1 and phase = $2";
 
+    pub const INSERT_VERSION: &str = "insert into versions (id, resolution_id, number, name, kind, reason, seq, created_by, created_at) \
+         select $1, $2, coalesce(max(number), 0) + 1, $3, $4, $5, $6, $7, $8 from versions where resolution_id = $2 returning number";
+    pub const SELECT_VERSIONS: &str = "select id, resolution_id, number, name, kind, reason, seq, created_by, created_at from versions where resolution_id = $1 order by number";
+    pub const SELECT_VERSION: &str = "select id, resolution_id, number, name, kind, reason, seq, created_by, created_at from versions where resolution_id = $1 and id = $2";
+    pub const SELECT_CONTRIBUTORS: &str = "select distinct u.author, u.author_delegation, a.name as account_name, d.name as delegation_name \
+         from document_updates u join accounts a on a.id = u.author left join delegations d on d.id = u.author_delegation \
+         where u.document_id = $1 and u.seq > $2 and u.seq <= $3 order by account_name";
     pub const INSERT_AUDIT: &str =
         "insert into audit_events (at, actor, action, target, detail) values ($1, $2, $3, $4, $5)";
     pub const SELECT_AUDIT: &str = "select id, at, actor, action, target, detail from audit_events where id < $2 order by id desc limit $1";
@@ -250,8 +272,124 @@ macro_rules! impl_directory {
             })
         }
 
+        fn version_from_row(row: &$row) -> Result<Version, sqlx::Error> {
+            let kind: String = row.try_get("kind")?;
+            Ok(Version {
+                id: row.try_get("id")?,
+                resolution_id: ResolutionId(row.try_get("resolution_id")?),
+                number: row.try_get::<i32, _>("number").map(i64::from)?,
+                name: row.try_get("name")?,
+                kind: decode_enum(&kind, VersionKind::parse)
+                    .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+                reason: row.try_get("reason")?,
+                seq: row.try_get("seq")?,
+                created_by: row
+                    .try_get::<Option<String>, _>("created_by")?
+                    .map(AccountId),
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
         #[async_trait::async_trait]
         impl Directory for $store {
+            async fn create_version(
+                &self,
+                new: &NewVersion,
+                now: i64,
+            ) -> Result<Version, StoreError> {
+                // Two recorders may pick the same next number at once; the
+                // unique key refuses one, which simply tries again.
+                let mut attempt = 0;
+                loop {
+                    let id = crate::ids::random_id();
+                    let inserted = sqlx::query_scalar::<_, i32>(sql::INSERT_VERSION)
+                        .bind(&id)
+                        .bind(new.resolution_id.as_str())
+                        .bind(&new.name)
+                        .bind(new.kind.as_str())
+                        .bind(&new.reason)
+                        .bind(new.seq)
+                        .bind(new.created_by.as_ref().map(|a| a.as_str()))
+                        .bind(now)
+                        .fetch_one(&self.pool)
+                        .await;
+                    match inserted {
+                        Ok(number) => {
+                            return Ok(Version {
+                                id,
+                                resolution_id: new.resolution_id.clone(),
+                                number: i64::from(number),
+                                name: new.name.clone(),
+                                kind: new.kind,
+                                reason: new.reason.clone(),
+                                seq: new.seq,
+                                created_by: new.created_by.clone(),
+                                created_at: now,
+                            });
+                        }
+                        Err(error) if super::is_unique_violation(&error) && attempt < 5 => {
+                            attempt += 1
+                        }
+                        Err(error) => return Err(map_error(error, "version number taken")),
+                    }
+                }
+            }
+
+            async fn versions(
+                &self,
+                resolution: &ResolutionId,
+            ) -> Result<Vec<Version>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_VERSIONS)
+                    .bind(resolution.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(version_from_row)
+                    .collect::<Result<_, _>>()?)
+            }
+
+            async fn version(
+                &self,
+                resolution: &ResolutionId,
+                id: &str,
+            ) -> Result<Version, StoreError> {
+                let row = sqlx::query(sql::SELECT_VERSION)
+                    .bind(resolution.as_str())
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_error(e, ""))?;
+                Ok(version_from_row(&row)?)
+            }
+
+            async fn contributors(
+                &self,
+                document: &str,
+                after: i64,
+                through: i64,
+            ) -> Result<Vec<Contributor>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_CONTRIBUTORS)
+                    .bind(document)
+                    .bind(after)
+                    .bind(through)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(Contributor {
+                            account_id: AccountId(row.try_get("author")?),
+                            name: row.try_get("account_name")?,
+                            delegation_id: row
+                                .try_get::<Option<String>, _>("author_delegation")?
+                                .map(DelegationId),
+                            delegation_name: row.try_get("delegation_name")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::from)
+            }
+
             async fn count_accounts(&self) -> Result<i64, StoreError> {
                 Ok(sqlx::query_scalar(sql::COUNT_ACCOUNTS)
                     .fetch_one(&self.pool)
@@ -681,4 +819,5 @@ pub(crate) mod imports {
     pub use crate::ids::{AccountId, DelegationId, MeetingId, ResolutionId, SessionId};
     pub use crate::meetings::{Delegation, Meeting, VotingRule};
     pub use crate::resolutions::{Phase, Resolution};
+    pub use crate::versions::{Contributor, NewVersion, Version, VersionKind};
 }

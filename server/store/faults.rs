@@ -108,6 +108,26 @@ impl Store for FaultyStore {
         self.inner.write_snapshot(document, snapshot, through).await
     }
 
+    async fn load_through(
+        &self,
+        document: &DocumentId,
+        through: Seq,
+    ) -> Result<StoredDocument, StoreError> {
+        self.inner.load_through(document, through).await
+    }
+
+    async fn history(
+        &self,
+        document: &DocumentId,
+        through: Seq,
+    ) -> Result<Vec<super::StoredUpdate>, StoreError> {
+        self.inner.history(document, through).await
+    }
+
+    async fn last_seq(&self, document: &DocumentId) -> Result<Seq, StoreError> {
+        self.inner.last_seq(document).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }

@@ -43,17 +43,20 @@ impl PostgresStore {
 }
 
 const SELECT_DOCUMENT: &str = "select snapshot, snapshot_seq from documents where id = $1";
-const SELECT_UPDATES: &str =
-    "select seq, data from document_updates where document_id = $1 and seq > $2 order by seq";
+const SELECT_UPDATES: &str = "select seq, data, author, author_delegation from document_updates \
+     where document_id = $1 and seq > $2 order by seq";
+const SELECT_UPDATES_THROUGH: &str = "select seq, data, author, author_delegation from document_updates \
+     where document_id = $1 and seq > $2 and seq <= $3 order by seq";
+const SELECT_LAST_SEQ: &str =
+    "select coalesce(max(seq), 0)::bigint from document_updates where document_id = $1";
 const INSERT_DOCUMENT: &str = "insert into documents (id, created_at, updated_at) values ($1, $2, $2) \
      on conflict (id) do update set updated_at = excluded.updated_at";
-const INSERT_UPDATES: &str = "insert into document_updates (document_id, seq, data, author, created_at) \
-     select $1, first + ordinality - 1, data, author, $5 \
-     from unnest($3::bytea[], $4::text[]) with ordinality as batch (data, author, ordinality), \
+const INSERT_UPDATES: &str = "insert into document_updates (document_id, seq, data, author, author_delegation, created_at) \
+     select $1, first + ordinality - 1, data, author, delegation, $6 \
+     from unnest($3::bytea[], $4::text[], $5::text[]) with ordinality as batch (data, author, delegation, ordinality), \
           (select $2::bigint as first) as start";
 const UPDATE_SNAPSHOT: &str = "update documents set snapshot = $1, snapshot_seq = $2, updated_at = $3 \
      where id = $4 and snapshot_seq < $2";
-const DELETE_FOLDED: &str = "delete from document_updates where document_id = $1 and seq <= $2";
 
 #[async_trait]
 impl Store for PostgresStore {
@@ -83,6 +86,8 @@ impl Store for PostgresStore {
                 Ok(StoredUpdate {
                     seq: Seq(row.try_get("seq")?),
                     data: row.try_get("data")?,
+                    author: row.try_get("author")?,
+                    delegation: row.try_get("author_delegation")?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -106,6 +111,10 @@ impl Store for PostgresStore {
             .iter()
             .map(|update| update.author.as_deref())
             .collect();
+        let delegations: Vec<Option<&str>> = updates
+            .iter()
+            .map(|update| update.delegation.as_deref())
+            .collect();
         let mut transaction = self.pool.begin().await?;
         sqlx::query(INSERT_DOCUMENT)
             .bind(document.as_str())
@@ -118,6 +127,7 @@ impl Store for PostgresStore {
             .bind(first.0)
             .bind(&data)
             .bind(&authors)
+            .bind(&delegations)
             .bind(now)
             .execute(&mut *transaction)
             .await
@@ -141,22 +151,97 @@ impl Store for PostgresStore {
         through: Seq,
     ) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
-        let updated = sqlx::query(UPDATE_SNAPSHOT)
+        sqlx::query(UPDATE_SNAPSHOT)
             .bind(snapshot)
             .bind(through.0)
             .bind(now_millis())
             .bind(document.as_str())
             .execute(&mut *transaction)
             .await?;
-        if updated.rows_affected() == 1 {
-            sqlx::query(DELETE_FOLDED)
-                .bind(document.as_str())
-                .bind(through.0)
-                .execute(&mut *transaction)
-                .await?;
-        }
         transaction.commit().await?;
         Ok(())
+    }
+
+    async fn load_through(
+        &self,
+        document: &DocumentId,
+        through: Seq,
+    ) -> Result<StoredDocument, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let (snapshot, snapshot_seq) = match sqlx::query(SELECT_DOCUMENT)
+            .bind(document.as_str())
+            .fetch_optional(&mut *transaction)
+            .await?
+        {
+            Some(row) => {
+                let snapshot_seq = Seq(row.try_get("snapshot_seq")?);
+                if snapshot_seq <= through {
+                    (row.try_get::<Option<Vec<u8>>, _>("snapshot")?, snapshot_seq)
+                } else {
+                    (None, Seq(0))
+                }
+            }
+            None => return Ok(StoredDocument::default()),
+        };
+        let snapshot_seq = if snapshot.is_some() {
+            snapshot_seq
+        } else {
+            Seq(0)
+        };
+        let updates = sqlx::query(SELECT_UPDATES_THROUGH)
+            .bind(document.as_str())
+            .bind(snapshot_seq.0)
+            .bind(through.0)
+            .fetch_all(&mut *transaction)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(StoredUpdate {
+                    seq: Seq(row.try_get("seq")?),
+                    data: row.try_get("data")?,
+                    author: row.try_get("author")?,
+                    delegation: row.try_get("author_delegation")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        transaction.commit().await?;
+        Ok(StoredDocument {
+            snapshot,
+            snapshot_seq,
+            updates,
+        })
+    }
+
+    async fn history(
+        &self,
+        document: &DocumentId,
+        through: Seq,
+    ) -> Result<Vec<StoredUpdate>, StoreError> {
+        let rows = sqlx::query(SELECT_UPDATES_THROUGH)
+            .bind(document.as_str())
+            .bind(0i64)
+            .bind(through.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(StoredUpdate {
+                    seq: Seq(row.try_get("seq")?),
+                    data: row.try_get("data")?,
+                    author: row.try_get("author")?,
+                    delegation: row.try_get("author_delegation")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    async fn last_seq(&self, document: &DocumentId) -> Result<Seq, StoreError> {
+        let seq: i64 = sqlx::query_scalar(SELECT_LAST_SEQ)
+            .bind(document.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Seq(seq))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

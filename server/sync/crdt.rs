@@ -153,6 +153,25 @@ impl Replica {
         }
     }
 
+    /// Runs a server-side change as one local transaction; returns the update
+    /// it made, or `None` if it changed nothing.
+    pub fn edit(
+        &mut self,
+        change: Box<dyn FnOnce(&mut yrs::TransactionMut) + Send>,
+    ) -> Result<Option<Bytes>, InvalidUpdate> {
+        let mut transaction = self.doc.transact_mut();
+        if catch_unwind(AssertUnwindSafe(|| change(&mut transaction))).is_err() {
+            return Err(InvalidUpdate::Apply("the change panicked".into()));
+        }
+        if transaction.insert_set().is_empty() && transaction.delete_set().is_empty() {
+            return Ok(None);
+        }
+        let update = transaction.encode_update_v1();
+        drop(transaction);
+        self.full_state = None;
+        Ok(Some(Bytes::from(update)))
+    }
+
     /// The encoded state vector, for the server's own sync step 1.
     pub fn state_vector(&self) -> Vec<u8> {
         self.doc.transact().state_vector().encode_v1()
@@ -267,6 +286,8 @@ mod tests {
             updates: vec![StoredUpdate {
                 seq: Seq(1),
                 data: second.clone(),
+                author: None,
+                delegation: None,
             }],
         };
         let folded = fold(&stored).expect("folds");

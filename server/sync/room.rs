@@ -117,6 +117,14 @@ pub type IdentityFilter = Arc<dyn Fn(&Identity) -> bool + Send + Sync>;
 /// What a room reports to the rest of the application.
 #[derive(Debug, Clone)]
 pub enum RoomEvent {
+    /// A burst of writing ended: nothing was committed for the quiet time
+    /// (or the document unloaded) since the last commit.
+    Settled {
+        /// The document.
+        document: DocumentId,
+        /// Its last committed update.
+        seq: Seq,
+    },
     /// A read-only connection tried to write (reported once per connection).
     WriteRefused {
         /// The document.
@@ -148,6 +156,8 @@ pub struct RoomConfig {
     pub idle_unload: Duration,
     /// Awareness bounds per connection.
     pub awareness: AwarenessLimits,
+    /// Quiet time after which a burst of writing counts as ended (a checkpoint).
+    pub checkpoint_quiet: Duration,
 }
 
 impl Default for RoomConfig {
@@ -161,6 +171,7 @@ impl Default for RoomConfig {
                 clients_per_connection: 8,
                 state_bytes: 16 * 1024,
             },
+            checkpoint_quiet: Duration::from_secs(60),
         }
     }
 }
@@ -228,6 +239,32 @@ enum Command {
     },
     Reauthorize(AccessPolicy),
     CloseWhere(IdentityFilter, CloseReason),
+    Edit {
+        author: Author,
+        change: Change,
+        reply: oneshot::Sender<Result<Seq, EditError>>,
+    },
+    Flush {
+        reply: oneshot::Sender<Result<Seq, EditError>>,
+    },
+}
+
+/// A change the server makes to a live document (a restore, an adopted
+/// amendment), run by the room on its replica.
+pub type Change = Box<dyn FnOnce(&mut yrs::TransactionMut) + Send>;
+
+/// Who a server-side change is attributed to: (account id, delegation id).
+pub type Author = (Option<String>, Option<String>);
+
+/// Why a server-side change or a flush did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    /// The document could not be loaded, or its room is closing.
+    #[error("the document is unavailable: {0}")]
+    Unavailable(String),
+    /// The commit failed; nothing was kept.
+    #[error("the change could not be saved")]
+    NotSaved,
 }
 
 /// The registry of open rooms. Cheap to clone.
@@ -288,6 +325,8 @@ impl std::fmt::Debug for Command {
             Command::Messages { connection, .. } => write!(f, "Messages({connection})"),
             Command::SetAccess { connection, .. } => write!(f, "SetAccess({connection})"),
             Command::Reauthorize(_) => write!(f, "Reauthorize"),
+            Command::Edit { .. } => write!(f, "Edit"),
+            Command::Flush { .. } => write!(f, "Flush"),
             Command::CloseWhere(_, reason) => write!(f, "CloseWhere({reason:?})"),
         }
     }
@@ -459,6 +498,71 @@ impl Rooms {
         }
     }
 
+    /// Runs `change` on the live document as one transaction attributed to
+    /// `author`, loading the document if nobody has it open; returns once the
+    /// change is committed (the sequence of the log after it), and relays it
+    /// to every connection. A change that changes nothing stores nothing.
+    pub async fn edit(
+        &self,
+        document: &DocumentId,
+        author: Author,
+        change: Change,
+    ) -> Result<Seq, EditError> {
+        let mut change = Some(change);
+        for _ in 0..JOIN_ATTEMPTS {
+            if self.inner.shutdown.is_cancelled() {
+                break;
+            }
+            let handle = self
+                .handle(document)
+                .map_err(|error| EditError::Unavailable(error.to_string()))?;
+            let Some(pending) = change.take() else { break };
+            let (reply_tx, reply_rx) = oneshot::channel();
+            let command = Command::Edit {
+                author: author.clone(),
+                change: pending,
+                reply: reply_tx,
+            };
+            match handle.commands.send(command).await {
+                Ok(()) => {}
+                Err(mpsc::error::SendError(Command::Edit {
+                    change: pending, ..
+                })) => {
+                    change = Some(pending);
+                    continue;
+                }
+                Err(_) => break,
+            }
+            return reply_rx
+                .await
+                .unwrap_or_else(|_| Err(EditError::Unavailable("the room closed".into())));
+        }
+        Err(EditError::Unavailable("the server is shutting down".into()))
+    }
+
+    /// Waits until everything the open document has applied is committed;
+    /// returns its last sequence, or `None` if the document is not open (then
+    /// the store's last sequence is the answer).
+    pub async fn flush(&self, document: &DocumentId) -> Result<Option<Seq>, EditError> {
+        let handle = self.lock().get(document).cloned();
+        let Some(handle) = handle else {
+            return Ok(None);
+        };
+        let (reply_tx, reply_rx) = oneshot::channel();
+        if handle
+            .commands
+            .send(Command::Flush { reply: reply_tx })
+            .await
+            .is_err()
+        {
+            return Ok(None);
+        }
+        match reply_rx.await {
+            Ok(result) => result.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
     async fn send(&self, document: &DocumentId, command: Command) {
         let handle = self.lock().get(document).cloned();
         if let Some(handle) = handle {
@@ -562,6 +666,8 @@ struct Batch {
     updates: Vec<NewUpdate>,
     bytes: u64,
     held: Vec<Delivery>,
+    /// Told the last sequence once this batch (and all before it) is committed.
+    waiters: Vec<oneshot::Sender<Result<Seq, EditError>>>,
 }
 
 struct Inflight {
@@ -571,6 +677,7 @@ struct Inflight {
     updates: Vec<NewUpdate>,
     bytes: u64,
     held: Vec<Delivery>,
+    waiters: Vec<oneshot::Sender<Result<Seq, EditError>>>,
     started: Instant,
 }
 
@@ -598,6 +705,9 @@ struct Room {
     needs_rebuild: bool,
     /// The latest access policy, applied to connections that join after it.
     policy: Option<AccessPolicy>,
+    /// When the last commit completed, and whether its burst was reported settled.
+    last_commit: Option<Instant>,
+    settled_reported: bool,
     stopping: bool,
 }
 
@@ -625,6 +735,8 @@ impl Room {
             idle_since: Some(Instant::now()),
             needs_rebuild: false,
             policy: None,
+            last_commit: None,
+            settled_reported: true,
             stopping: false,
         }
     }
@@ -688,6 +800,9 @@ impl Room {
                 ));
                 break;
             }
+        }
+        if !self.settled_reported && self.inflight.is_none() && self.staged.updates.is_empty() {
+            self.report_settled();
         }
         // Deregister first: a join from now on starts a fresh room, which
         // loads what this one committed.
@@ -811,6 +926,36 @@ impl Room {
                     self.send_now(connection, notice.clone());
                 }
             }
+            Command::Edit {
+                author,
+                change,
+                reply,
+            } => {
+                if self.stopping {
+                    let _ = reply.send(Err(EditError::Unavailable(
+                        "the document is closing".into(),
+                    )));
+                    return;
+                }
+                match self.replica.edit(change) {
+                    Ok(Some(update)) => {
+                        self.staged.bytes += update.len() as u64;
+                        self.staged.updates.push(NewUpdate {
+                            data: update,
+                            author: author.0,
+                            delegation: author.1,
+                        });
+                        self.staged.waiters.push(reply);
+                    }
+                    Ok(None) => self.wait_for_commits(reply),
+                    Err(error) => {
+                        tracing::error!(%error, "a server-side change failed; rebuilding the document");
+                        self.needs_rebuild = true;
+                        let _ = reply.send(Err(EditError::NotSaved));
+                    }
+                }
+            }
+            Command::Flush { reply } => self.wait_for_commits(reply),
             Command::CloseWhere(filter, reason) => {
                 let picked: Vec<ConnectionId> = self
                     .members
@@ -862,6 +1007,8 @@ impl Room {
             self.refuse_write(connection);
             return;
         }
+        let author = Some(member.identity.account.0.clone());
+        let delegation = member.identity.delegation.as_ref().map(|d| d.0.clone());
         let pending_bytes = self.staged.bytes + self.inflight.as_ref().map_or(0, |i| i.bytes);
         if self.stored_bytes() + pending_bytes + raw.len() as u64 > self.config().max_document_bytes
         {
@@ -877,7 +1024,8 @@ impl Room {
                 self.staged.bytes += raw.len() as u64;
                 self.staged.updates.push(NewUpdate {
                     data: raw,
-                    author: None,
+                    author,
+                    delegation,
                 });
             }
             Err(error) => {
@@ -890,6 +1038,17 @@ impl Room {
                 // stored plus what is waiting to be, which never included it.
                 self.needs_rebuild = true;
             }
+        }
+    }
+
+    /// Answers `reply` once everything applied so far is committed.
+    fn wait_for_commits(&mut self, reply: oneshot::Sender<Result<Seq, EditError>>) {
+        if !self.staged.updates.is_empty() {
+            self.staged.waiters.push(reply);
+        } else if let Some(inflight) = &mut self.inflight {
+            inflight.waiters.push(reply);
+        } else {
+            let _ = reply.send(Ok(self.last_seq));
         }
     }
 
@@ -1099,6 +1258,7 @@ impl Room {
             updates: batch.updates,
             bytes: batch.bytes,
             held: batch.held,
+            waiters: batch.waiters,
             started: Instant::now(),
         });
     }
@@ -1125,6 +1285,11 @@ impl Room {
                     self.broadcast_now(frame);
                 }
                 self.release(inflight.held);
+                for waiter in inflight.waiters {
+                    let _ = waiter.send(Ok(self.last_seq));
+                }
+                self.last_commit = Some(Instant::now());
+                self.settled_reported = false;
                 self.maybe_compact();
                 Flow::Continue
             }
@@ -1188,6 +1353,19 @@ impl Room {
         }
     }
 
+    fn report_settled(&mut self) {
+        self.settled_reported = true;
+        if let Some(events) = &self.rooms.inner.events {
+            let event = RoomEvent::Settled {
+                document: self.document.clone(),
+                seq: self.last_seq,
+            };
+            if events.try_send(event).is_err() {
+                tracing::warn!("event queue full; a checkpoint was skipped");
+            }
+        }
+    }
+
     fn sweep(&mut self) -> Flow {
         let now = Instant::now();
         let expired = self.awareness.expire(now);
@@ -1218,6 +1396,14 @@ impl Room {
                     "your session has expired; sign in again",
                 ),
             );
+        }
+        if let Some(last) = self.last_commit
+            && !self.settled_reported
+            && now.duration_since(last) >= self.config().checkpoint_quiet
+            && self.staged.updates.is_empty()
+            && self.inflight.is_none()
+        {
+            self.report_settled();
         }
         let idle = self
             .idle_since

@@ -54,6 +54,7 @@ async fn a_hundred_thousand_updates_load_and_compaction_bounds_the_log(db: TestD
             .map(|data| NewUpdate {
                 data: data.clone(),
                 author: None,
+                delegation: None,
             })
             .collect();
         store

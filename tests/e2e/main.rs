@@ -11,3 +11,4 @@ mod malformed;
 mod permissions;
 mod randomized;
 mod storage;
+mod versions;

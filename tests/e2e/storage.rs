@@ -34,6 +34,7 @@ fn as_new(updates: &[Bytes]) -> Vec<NewUpdate> {
         .map(|data| NewUpdate {
             data: data.clone(),
             author: Some("account-1".into()),
+            delegation: Some("delegation-1".into()),
         })
         .collect()
 }

@@ -722,6 +722,22 @@ impl YrsClient {
         self.send_frame(protocol::encode_update(&update));
     }
 
+    /// Runs `change` on the client's document as one transaction and sends
+    /// the update (as an editor would).
+    pub fn transact(&self, change: impl FnOnce(&mut yrs::TransactionMut)) {
+        let update = {
+            let mut transaction = self.doc.transact_mut();
+            change(&mut transaction);
+            transaction.encode_update_v1()
+        };
+        self.send_frame(protocol::encode_update(&update));
+    }
+
+    /// The body as the server reads it, from what this client has seen.
+    pub fn mirror_body(&self) -> Vec<plenary::document::Block> {
+        plenary::document::read_body(&self.mirror)
+    }
+
     /// Deletes from a `Y.Text` and sends the update.
     pub fn delete(&self, name: &str, index: u32, len: u32) {
         let text = self.doc.get_or_insert_text(name);
