@@ -1,5 +1,5 @@
 import './style.css'
-import { api, ApiError, setUnauthorizedHandler, type Me } from './api'
+import { api, setUnauthorizedHandler, type Me } from './api'
 import { h, replace, announce } from './dom'
 import { initLanguage, language, LANGUAGES, onLanguageChange, setLanguage, t, type Language } from './i18n'
 import { loginScreen } from './screens/login'
@@ -247,8 +247,9 @@ async function start(): Promise<void> {
   initLanguage()
   try {
     me = await api.me()
-  } catch (error) {
-    if (!(error instanceof ApiError && error.status === 401)) me = null
+  } catch {
+    // Not signed in (401), or the server is away: the sign-in page says which.
+    me = null
   }
   await render()
 }
