@@ -551,7 +551,8 @@ pub fn router(state: AppState) -> Router {
                 async move { axum::Json(openapi.as_ref().clone()) }
             }),
         )
-        .fallback(|| async { ApiError::NotFound })
+        // The browser client, and its routes; unknown /api paths stay 404 problem+json.
+        .fallback(crate::web::fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route("/sync/{document}", get(sync_document))
         .route("/healthz", get(healthz))

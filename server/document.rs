@@ -6,14 +6,16 @@
 //! document as y-prosemirror stores it: one `Y.XmlElement` per block, its
 //! attributes the node's attributes, its text a `Y.XmlText` whose formatting
 //! attributes are the marks (`{"italic": {}}`). The schema is written down in
-//! docs/document-model.md.
+//! docs/document-model.md; its machine-readable part, docs/document-model.json,
+//! is compiled in here ([`model`]) and read by the browser client too, so the
+//! two cannot drift apart.
 
 pub mod anchor;
 pub mod compare;
 pub mod restore;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use yrs::types::Attrs;
@@ -26,6 +28,65 @@ use yrs::{
 
 /// The name of the root fragment holding the body.
 pub const BODY: &str = "body";
+
+/// The schema shared with the browser client (docs/document-model.json).
+const MODEL_JSON: &str = include_str!("../docs/document-model.json");
+
+/// The body's schema as docs/document-model.json states it: the block
+/// elements, their attributes, the marks.
+#[derive(Debug, Deserialize)]
+pub struct DocumentModel {
+    /// The root fragment's name.
+    pub root: String,
+    /// The block elements.
+    pub blocks: Vec<BlockModel>,
+    /// The marks (formatting attributes of the text).
+    pub marks: Vec<String>,
+}
+
+/// One block element of the schema.
+#[derive(Debug, Deserialize)]
+pub struct BlockModel {
+    /// The element name.
+    pub name: String,
+    /// Its attributes.
+    pub attributes: Vec<AttributeModel>,
+}
+
+/// One attribute of a block element.
+#[derive(Debug, Deserialize)]
+pub struct AttributeModel {
+    /// The attribute name.
+    pub name: String,
+    /// The values allowed, when they are a closed list.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+impl DocumentModel {
+    /// The block element named `tag`.
+    pub fn block(&self, tag: &str) -> Option<&BlockModel> {
+        self.blocks.iter().find(|block| block.name == tag)
+    }
+}
+
+impl BlockModel {
+    /// The attribute named `name`.
+    pub fn attribute(&self, name: &str) -> Option<&AttributeModel> {
+        self.attributes
+            .iter()
+            .find(|attribute| attribute.name == name)
+    }
+}
+
+/// The schema, read once from the copy compiled into the binary.
+pub fn model() -> &'static DocumentModel {
+    static MODEL: OnceLock<DocumentModel> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        serde_json::from_str(MODEL_JSON)
+            .expect("docs/document-model.json is valid: a unit test reads it")
+    })
+}
 
 /// The kinds of block, by their element names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -52,8 +113,9 @@ impl BlockKind {
         }
     }
 
-    /// Reads an element name.
+    /// Reads an element name (one the schema names).
     pub fn from_tag(tag: &str) -> Option<BlockKind> {
+        model().block(tag)?;
         match tag {
             "preamble" => Some(BlockKind::Preamble),
             "operative" => Some(BlockKind::Operative),
@@ -231,6 +293,13 @@ pub fn read_fragment<T: ReadTxn>(transaction: &T, body: &yrs::XmlFragmentRef) ->
                     problems.push(format!("unknown block <{tag}>"));
                     BlockKind::Preamble
                 });
+                if let Some(schema) = model().block(&tag) {
+                    for (name, _) in element.attributes(transaction) {
+                        if schema.attribute(name).is_none() {
+                            problems.push(format!("unknown attribute {name} on <{tag}>"));
+                        }
+                    }
+                }
                 let id = match element.get_attribute(transaction, "id") {
                     Some(Out::Any(Any::String(id))) if !id.is_empty() => id.to_string(),
                     _ => crdt_id(element.as_ref()),
@@ -248,8 +317,14 @@ pub fn read_fragment<T: ReadTxn>(transaction: &T, body: &yrs::XmlFragmentRef) ->
                         }
                         _ => None,
                     };
+                    let allowed = model()
+                        .block(kind.tag())
+                        .and_then(|block| block.attribute("level"))
+                        .is_some_and(|attribute| {
+                            level.is_some_and(|level| attribute.values.contains(&level.to_string()))
+                        });
                     match level {
-                        Some(level @ 1..=2) => level,
+                        Some(level @ 1..=2) if allowed => level,
                         other => {
                             problems.push(format!("sub-paragraph level {other:?} read as 1"));
                             1
@@ -268,6 +343,14 @@ pub fn read_fragment<T: ReadTxn>(transaction: &T, body: &yrs::XmlFragmentRef) ->
                                         .push("an embedded object in the text was left out".into());
                                     continue;
                                 };
+                                if let Some(attributes) = &diff.attributes {
+                                    for mark in attributes.keys() {
+                                        if !model().marks.iter().any(|known| known == mark.as_ref())
+                                        {
+                                            problems.push(format!("unknown mark {mark}"));
+                                        }
+                                    }
+                                }
                                 let has = |mark: &str| {
                                     diff.attributes.as_ref().is_some_and(|attrs| {
                                         attrs.get(mark).is_some_and(|value| {
@@ -332,9 +415,10 @@ fn crdt_id(branch: &yrs::branch::Branch) -> String {
 }
 
 /// The number each block shows: "1." for operative paragraphs, "(a)" for
-/// sub-paragraphs of level 1 under the operative paragraph before them,
-/// "(i)" at level 2; preambular paragraphs and headings have none. Numbers
-/// are computed, never stored.
+/// sub-paragraphs of level 1 under the paragraph (operative or preambular)
+/// before them, "(i)" at level 2; preambular paragraphs and headings have
+/// none. Numbers are computed, never stored; the browser client computes
+/// the same (docs/document-model.md, web/src/numbering.ts).
 pub fn numbers(blocks: &[Block]) -> Vec<Option<String>> {
     let mut operative = 0;
     let mut level1 = 0;
@@ -357,7 +441,13 @@ pub fn numbers(blocks: &[Block]) -> Vec<Option<String>> {
                 level2 = 0;
                 Some(format!("({})", letters(level1)))
             }
-            BlockKind::Preamble | BlockKind::Heading => None,
+            BlockKind::Preamble => {
+                // A preambular paragraph may have its own (a), (b).
+                level1 = 0;
+                level2 = 0;
+                None
+            }
+            BlockKind::Heading => None,
         })
         .collect()
 }
@@ -418,9 +508,8 @@ pub fn reference(blocks: &[Block], index: usize) -> Option<String> {
         BlockKind::Subparagraph => {
             let parent = (0..index)
                 .rev()
-                .find(|&i| blocks[i].kind == BlockKind::Operative)?;
-            let number = numbers[parent].as_deref()?.trim_end_matches('.').to_owned();
-            let mut path = format!("operative {number}");
+                .find(|&i| matches!(blocks[i].kind, BlockKind::Operative | BlockKind::Preamble))?;
+            let mut path = reference(blocks, parent)?;
             if block.level >= 2
                 && let Some(letter) = (parent + 1..index)
                     .rev()
@@ -524,6 +613,62 @@ mod tests {
     }
 
     #[test]
+    fn the_shared_schema_names_exactly_our_blocks_and_marks() {
+        let model = model();
+        assert_eq!(model.root, BODY);
+        let kinds = [
+            BlockKind::Preamble,
+            BlockKind::Operative,
+            BlockKind::Subparagraph,
+            BlockKind::Heading,
+        ];
+        assert_eq!(
+            model
+                .blocks
+                .iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>(),
+            kinds.iter().map(|k| k.tag()).collect::<Vec<_>>()
+        );
+        for kind in kinds {
+            assert_eq!(BlockKind::from_tag(kind.tag()), Some(kind));
+            assert!(
+                model
+                    .block(kind.tag())
+                    .and_then(|b| b.attribute("id"))
+                    .is_some()
+            );
+        }
+        let level = model
+            .block("subparagraph")
+            .and_then(|b| b.attribute("level"))
+            .expect("sub-paragraphs have a level");
+        assert_eq!(level.values, ["1", "2"]);
+        assert_eq!(model.marks, ["italic", "bold"]);
+    }
+
+    #[test]
+    fn attributes_and_marks_outside_the_schema_are_flagged() {
+        let doc = Doc::new();
+        let body = doc.get_or_insert_xml_fragment(BODY);
+        {
+            let mut txn = doc.transact_mut();
+            let block = body.push_back(&mut txn, XmlElementPrelim::empty("operative"));
+            block.insert_attribute(&mut txn, "id", "pAAAAAAAAAA");
+            block.insert_attribute(&mut txn, "style", "color: red");
+            let text = block.push_back(&mut txn, XmlTextPrelim::new(""));
+            let mut underline: Attrs = HashMap::new();
+            underline.insert("underline".into(), Any::Map(Arc::new(HashMap::new())));
+            text.insert_with_attributes(&mut txn, 0, "Urges", underline);
+        }
+        let blocks = read_body(&doc);
+        assert_eq!(blocks[0].id, "pAAAAAAAAAA");
+        assert_eq!(blocks[0].text(), "Urges");
+        assert!(blocks[0].problems.iter().any(|p| p.contains("style")));
+        assert!(blocks[0].problems.iter().any(|p| p.contains("underline")));
+    }
+
+    #[test]
     fn numbers_are_computed() {
         let blocks = vec![
             Block::new(BlockKind::Preamble, vec![]),
@@ -553,6 +698,28 @@ mod tests {
             Some("operative 1 (b) (ii)")
         );
         assert_eq!(reference(&blocks, 9).as_deref(), Some("operative 2 (a)"));
+        // A preambular paragraph's sub-paragraphs are lettered afresh.
+        let preambular = vec![
+            Block::new(BlockKind::Operative, vec![]),
+            Block::subparagraph(1, vec![]),
+            Block::new(BlockKind::Preamble, vec![]),
+            Block::subparagraph(1, vec![]),
+            Block::subparagraph(2, vec![]),
+        ];
+        assert_eq!(
+            super::numbers(&preambular),
+            [
+                Some("1.".to_owned()),
+                Some("(a)".to_owned()),
+                None,
+                Some("(a)".to_owned()),
+                Some("(i)".to_owned())
+            ]
+        );
+        assert_eq!(
+            reference(&preambular, 4).as_deref(),
+            Some("preamble 1 (a) (i)")
+        );
         assert_eq!(letters(27), "aa");
         assert_eq!(roman(14), "xiv");
     }

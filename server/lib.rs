@@ -17,6 +17,7 @@
 //! - [`error`]: the HTTP error type (problem+json).
 //! - [`config`]: the server's configuration.
 //! - [`cluster`]: several nodes on one PostgreSQL (NOTIFY, catch-up by sequence).
+//! - [`web`]: the browser client's bundle, embedded, served at `/`.
 //! - [`app`]: the router and `serve`.
 //! - [`cli`]: the command line.
 
@@ -37,3 +38,4 @@ pub mod resolutions;
 pub mod store;
 pub mod sync;
 pub mod versions;
+pub mod web;

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest'
+import { colorOf } from '../src/color'
+
+describe('presence colours', () => {
+  it('match the server palette (server/sync/awareness.rs color_of)', () => {
+    // 'acc1': ((97·31 + 99)·31 + 99)·31 + 49 = 2987984, index 4 of 0..9.
+    expect(colorOf('acc1')).toBe('#8c564b')
+    expect(colorOf('')).toBe('#1f77b4')
+    expect(colorOf('some-account-id')).toMatch(/^#[0-9a-f]{6}$/)
+  })
+})
+
+describe('cursor flags', () => {
+  it('write in black or white, whichever reads better on the colour', async () => {
+    const { readableOn } = await import('../src/editor')
+    expect(readableOn('#1f77b4')).toBe('#ffffff')
+    expect(readableOn('#393b79')).toBe('#ffffff')
+    expect(readableOn('#bcbd22')).toBe('#111111')
+    expect(readableOn('#17becf')).toBe('#111111')
+    expect(readableOn('#ff7f0e')).toBe('#111111')
+  })
+})
