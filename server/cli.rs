@@ -37,6 +37,19 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Write a consistent copy of the SQLite database while the server runs
+    /// (for PostgreSQL, use pg_dump: see docs/deployment.md).
+    Backup(BackupArgs),
+}
+
+/// `plenary backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy (a new file).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// `plenary user …`.
@@ -177,6 +190,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Add(args)) => add_user(args).await,
+        Command::Backup(args) => backup(args).await,
+    }
+}
+
+async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let url = args.database.url()?;
+    match store::Backend::of_url(&url) {
+        Some(store::Backend::Sqlite) => {
+            if args.output.exists() {
+                anyhow::bail!("{} exists; choose a new file", args.output.display());
+            }
+            let store = store::sqlite::SqliteStore::open(&url)
+                .await
+                .context("opening the database")?;
+            store
+                .backup(&args.output)
+                .await
+                .with_context(|| format!("writing the copy to {}", args.output.display()))?;
+            println!("backed up to {}", args.output.display());
+            Ok(())
+        }
+        _ => anyhow::bail!(
+            "plenary backup copies SQLite databases; for PostgreSQL run: pg_dump --format=custom --file=BACKUP DATABASE_URL (see docs/deployment.md)"
+        ),
     }
 }
 

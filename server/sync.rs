@@ -20,6 +20,9 @@ pub const COMMIT_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0,
 ];
 
+/// Upper bounds of the group-commit size histogram.
+pub const BATCH_BUCKETS: [u64; 8] = [1, 2, 4, 8, 16, 64, 256, 1024];
+
 /// Counters of the sync layer, read by `/metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -33,6 +36,12 @@ pub struct Metrics {
     pub commit_failures: AtomicU64,
     /// Document loads that failed.
     pub load_failures: AtomicU64,
+    /// Documents loaded from the store since start.
+    pub documents_loaded: AtomicU64,
+    /// Updates committed per group commit: counts per bucket of [`BATCH_BUCKETS`] (+Inf last).
+    pub batch_sizes: [AtomicU64; BATCH_BUCKETS.len() + 1],
+    /// Updates read from other nodes' commits.
+    pub caught_up: AtomicU64,
     /// Connections closed because their outbound queue was full.
     pub slow_consumers_closed: AtomicU64,
     /// Updates refused from read-only connections.
@@ -58,6 +67,11 @@ impl Metrics {
             .position(|&bound| seconds <= bound)
             .unwrap_or(COMMIT_BUCKETS.len());
         self.commit_latency[bucket].fetch_add(1, Ordering::Relaxed);
+        let size = BATCH_BUCKETS
+            .iter()
+            .position(|&bound| updates <= bound)
+            .unwrap_or(BATCH_BUCKETS.len());
+        self.batch_sizes[size].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Renders the counters in the Prometheus text format.
@@ -124,6 +138,40 @@ impl Metrics {
             "counter",
             "Connections closed for a malformed or refused frame.",
             get(&self.protocol_errors),
+        );
+        metric(
+            "plenary_documents_loaded_total",
+            "counter",
+            "Documents loaded from the store.",
+            get(&self.documents_loaded),
+        );
+        metric(
+            "plenary_caught_up_updates_total",
+            "counter",
+            "Updates read from other nodes' commits.",
+            get(&self.caught_up),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP plenary_commit_batch_updates Updates per group commit.\n# TYPE plenary_commit_batch_updates histogram"
+        );
+        let mut batches = 0;
+        for (index, bound) in BATCH_BUCKETS.iter().enumerate() {
+            batches += get(&self.batch_sizes[index]);
+            let _ = writeln!(
+                out,
+                "plenary_commit_batch_updates_bucket{{le=\"{bound}\"}} {batches}"
+            );
+        }
+        batches += get(&self.batch_sizes[BATCH_BUCKETS.len()]);
+        let _ = writeln!(
+            out,
+            "plenary_commit_batch_updates_bucket{{le=\"+Inf\"}} {batches}"
+        );
+        let _ = writeln!(
+            out,
+            "plenary_commit_batch_updates_sum {}\nplenary_commit_batch_updates_count {batches}",
+            get(&self.updates_committed)
         );
         let _ = writeln!(
             out,

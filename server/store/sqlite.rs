@@ -24,7 +24,20 @@ impl SqliteStore {
     /// `synchronous=FULL`: a commit is on disk before it returns, so neither a
     /// crash of the process nor a power cut loses an update a client has seen.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
+        Self::open_with(url, &[]).await
+    }
+
+    /// Opens with extra pragmas (tests use `max_page_count` to make the
+    /// database "full" without filling a disk).
+    pub async fn open_with(
+        url: &str,
+        pragmas: &[(&'static str, String)],
+    ) -> Result<Self, StoreError> {
+        let mut options = SqliteConnectOptions::from_str(url)?;
+        for (name, value) in pragmas {
+            options = options.pragma(*name, value.clone());
+        }
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -36,6 +49,22 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// Writes a consistent copy of the database to `path` while it stays
+    /// open for writing (`VACUUM INTO`: one read transaction, so the copy is
+    /// of one moment). The file must not exist.
+    pub async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        let path = path.to_str().ok_or_else(|| {
+            StoreError::Database(sqlx::Error::Configuration(
+                "the backup path is not UTF-8".into(),
+            ))
+        })?;
+        sqlx::query("vacuum into ?")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The pool, for the other stores of the application that share this file.

@@ -19,7 +19,15 @@ pub enum InvalidUpdate {
     /// The update decoded but yrs refused to integrate it.
     #[error("cannot apply: {0}")]
     Apply(String),
+    /// Too much content waits for updates that never came: a client cannot
+    /// make the server hold an unbounded amount of it.
+    #[error("too many updates wait for missing ones (more than {MAX_PENDING_BYTES} bytes)")]
+    TooMuchPending,
 }
+
+/// The most pending content (structs and deletions waiting for missing
+/// dependencies) a document may hold, encoded.
+pub const MAX_PENDING_BYTES: usize = 1024 * 1024;
 
 /// Why a stored document could not be rebuilt.
 #[derive(Debug, thiserror::Error)]
@@ -141,10 +149,17 @@ impl Replica {
         // Pending structs (missing dependencies) change neither the insert
         // nor the delete set, but must be stored all the same, or they would
         // be gone after a restart.
+        let pending_after = pending_fingerprint(&transaction);
         let changed = !transaction.insert_set().is_empty()
             || !transaction.delete_set().is_empty()
-            || pending_fingerprint(&transaction) != pending_before;
+            || pending_after != pending_before;
         drop(transaction);
+        if let Some((update, deletions)) = &pending_after
+            && update.len() + deletions.len() > MAX_PENDING_BYTES
+        {
+            // The caller rebuilds the replica without this update.
+            return Err(InvalidUpdate::TooMuchPending);
+        }
         if changed {
             self.full_state = None;
             Ok(Applied::Changed)
@@ -306,6 +321,33 @@ mod tests {
 
     fn text_of(replica: &Replica) -> String {
         text(replica)
+    }
+
+    #[test]
+    fn pending_content_is_bounded() {
+        let mut replica = Replica::empty();
+        // Updates of a client whose first update never arrives.
+        let doc = Doc::with_client_id(9);
+        let text = doc.get_or_insert_text("t");
+        text.insert(&mut doc.transact_mut(), 0, "lost first update");
+        let mut refused = false;
+        for round in 0..200 {
+            let chunk = "x".repeat(8 * 1024);
+            let update = {
+                let mut txn = doc.transact_mut();
+                text.insert(&mut txn, 0, &chunk);
+                txn.encode_update_v1()
+            };
+            match replica.apply(decode_update(&update).expect("valid")) {
+                Ok(_) => assert!(round < 200),
+                Err(InvalidUpdate::TooMuchPending) => {
+                    refused = true;
+                    break;
+                }
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert!(refused, "the pending content hit its bound");
     }
 
     #[test]

@@ -823,7 +823,11 @@ impl Room {
                     }
                     None => Flow::Exit,
                 },
-                _ = sweep.tick() => self.sweep(),
+                _ = sweep.tick() => match self.sweep() {
+                    // A join may be waiting in the queue: never unload under it.
+                    Flow::Exit if !commands.is_empty() => Flow::Continue,
+                    flow => flow,
+                },
                 () = shutdown.cancelled(), if !self.stopping => {
                     self.stopping = true;
                     Flow::Continue
@@ -839,6 +843,14 @@ impl Room {
                 self.catch_up().await;
             }
             self.start_commit();
+            // With no idle time configured, unload as soon as the last
+            // connection leaves and the last commit lands (unless a join waits).
+            if self.config().idle_unload.is_zero()
+                && commands.is_empty()
+                && self.is_idle(Instant::now())
+            {
+                break;
+            }
             if self.stopping && self.inflight.is_none() && self.staged.updates.is_empty() {
                 self.close_all(CloseReason::new(
                     close::GOING_AWAY,
@@ -887,6 +899,11 @@ impl Room {
             .map_err(|error| error.to_string())?
             .map_err(|error| error.to_string())?;
         self.replica = replica;
+        self.rooms
+            .inner
+            .metrics
+            .documents_loaded
+            .fetch_add(1, Ordering::Relaxed);
         tracing::debug!(seq = %self.last_seq, elapsed = ?started.elapsed(), "document loaded");
         Ok(())
     }
@@ -1143,6 +1160,11 @@ impl Room {
             }
             self.last_seq = self.last_seq.max(row.seq);
             self.log.push_back((row.seq, row.data.len() as u64));
+            self.rooms
+                .inner
+                .metrics
+                .caught_up
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -1540,19 +1562,23 @@ impl Room {
         {
             self.report_settled();
         }
-        let idle = self
-            .idle_since
-            .is_some_and(|since| now.duration_since(since) >= self.config().idle_unload);
-        if idle
-            && self.members.is_empty()
-            && self.staged.updates.is_empty()
-            && self.inflight.is_none()
-            && self.compaction.is_none()
-        {
+        if self.is_idle(now) {
             Flow::Exit
         } else {
             Flow::Continue
         }
+    }
+
+    /// Nobody connected for the idle time, and nothing staged, committing or
+    /// compacting: the room may unload.
+    fn is_idle(&self, now: Instant) -> bool {
+        self.idle_since
+            .is_some_and(|since| now.duration_since(since) >= self.config().idle_unload)
+            && self.members.is_empty()
+            && self.staged.updates.is_empty()
+            && self.inflight.is_none()
+            && self.compaction.is_none()
+            && !self.needs_catch_up
     }
 }
 

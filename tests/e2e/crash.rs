@@ -10,7 +10,7 @@ use crate::support::{Fixture, Server, TestDb, YrsClient, seed};
 use crate::test_both_dbs;
 
 const WRITERS: usize = 4;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 20;
 
 fn tokens(text: &str) -> BTreeSet<String> {
     text.split(';')
@@ -34,7 +34,7 @@ async fn nothing_seen_is_lost_after_sigkill(db: TestDb) {
         for (doc, mirror) in &docs {
             writers.push(YrsClient::reconnect(&server, &room, doc.clone(), mirror.clone()).await);
         }
-        let kill_after = Duration::from_millis(rng.random_range(100..800));
+        let kill_after = Duration::from_millis(rng.random_range(50..500));
         let deadline = tokio::time::Instant::now() + kill_after;
         let mut n = 0;
         while tokio::time::Instant::now() < deadline {

@@ -12,5 +12,6 @@ mod interop;
 mod malformed;
 mod permissions;
 mod randomized;
+mod reliability;
 mod storage;
 mod versions;

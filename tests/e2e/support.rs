@@ -59,6 +59,16 @@ impl TestDb {
         }
     }
 
+    /// A database at `url` that the test does not own (a restored backup).
+    pub fn from_url(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_owned(),
+            backend: Backend::Sqlite,
+            dir: tempfile::tempdir().expect("temporary folder"),
+            postgres: None,
+        }
+    }
+
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = format!("sqlite://{}", dir.path().join("plenary.db").display());
