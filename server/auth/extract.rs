@@ -49,6 +49,25 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<(String, TokenSource)> 
     session_cookie(headers).map(|token| (token, TokenSource::Cookie))
 }
 
+/// Whether a request says it comes from this server's own pages: its
+/// `Origin` (or, failing that, its `Referer`) names the host it was sent to.
+pub fn same_origin_request(headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    let source = headers
+        .get(axum::http::header::ORIGIN)
+        .or_else(|| headers.get(axum::http::header::REFERER))
+        .and_then(|v| v.to_str().ok());
+    match (source, host) {
+        (Some(source), Some(host)) => source
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
+            .is_some_and(|authority| authority.eq_ignore_ascii_case(host)),
+        _ => false,
+    }
+}
+
 /// The value of the session cookie, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
@@ -65,7 +84,19 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (token, _) = token_from_headers(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let (token, source) = token_from_headers(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        // A cookie travels with any request the browser makes, even one
+        // another site triggers: a change made with a cookie must come from
+        // this site (SameSite=Lax already keeps cross-site POSTs cookieless;
+        // this also covers same-site subdomains and older browsers).
+        if source == TokenSource::Cookie
+            && !parts.method.is_safe()
+            && !same_origin_request(&parts.headers)
+        {
+            return Err(ApiError::forbidden(
+                "a change made with the session cookie must come from this site",
+            ));
+        }
         let (session, account) = state.authenticate(&token).await?;
         state.check_api_rate(&account.id)?;
         Ok(CurrentUser { account, session })
@@ -86,6 +117,27 @@ impl CurrentUser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cookie_changes_must_come_from_this_site() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "plenary.example:8080".parse().expect("header"));
+        assert!(!same_origin_request(&headers), "neither Origin nor Referer");
+        headers.insert(
+            "referer",
+            "https://plenary.example:8080/resolutions/x"
+                .parse()
+                .expect("header"),
+        );
+        assert!(same_origin_request(&headers));
+        headers.insert("origin", "https://evil.example".parse().expect("header"));
+        assert!(!same_origin_request(&headers), "Origin wins over Referer");
+        headers.insert(
+            "origin",
+            "http://plenary.example:8080".parse().expect("header"),
+        );
+        assert!(same_origin_request(&headers));
+    }
 
     #[test]
     fn tokens_come_from_bearer_or_cookie() {
