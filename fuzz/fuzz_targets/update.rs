@@ -1,0 +1,61 @@
+//! Updates from a client, applied in turn to a replica of a real resolution
+//! as the room applies them: arbitrary bytes split into several updates, so
+//! that one may depend on another that never comes (pending structs, which
+//! must stay bounded per document), then the body read through the schema.
+//! Also the stored-document path: the same bytes folded as a log.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use plenary::document::{numbers, read_body, read_update};
+use plenary::sync::crdt::{MAX_PENDING_BYTES, decode_update};
+use yrs::Transact;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    // Up to four updates, cut at positions the first byte chooses.
+    let parts = usize::from(split % 4) + 1;
+    let size = rest.len().div_ceil(parts).max(1);
+    let mut replica = plenary_fuzz_seed::replica();
+    for chunk in rest.chunks(size) {
+        let _ = read_update(chunk).map(|blocks| numbers(&blocks));
+        let Ok(update) = decode_update(chunk) else {
+            continue;
+        };
+        if replica.apply(update).is_err() {
+            replica = plenary_fuzz_seed::replica();
+        }
+        let store = replica.doc().transact();
+        let pending = store_pending_bytes(&store);
+        assert!(
+            pending <= MAX_PENDING_BYTES,
+            "{pending} pending bytes kept after apply"
+        );
+    }
+    let blocks = read_body(replica.doc());
+    let _ = numbers(&blocks);
+    let _ = replica.full_state();
+});
+
+fn store_pending_bytes<T: yrs::ReadTxn>(transaction: &T) -> usize {
+    let store = transaction.store();
+    let update = store
+        .pending_update()
+        .map(|pending| {
+            use yrs::updates::encoder::Encode;
+            pending.update.encode_v1().len()
+        })
+        .unwrap_or_default();
+    let deletions = store
+        .pending_ds()
+        .map(|ds| {
+            use yrs::updates::encoder::Encode;
+            ds.encode_v1().len()
+        })
+        .unwrap_or_default();
+    update + deletions
+}
+
+#[path = "../seed.rs"]
+mod plenary_fuzz_seed;

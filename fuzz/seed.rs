@@ -1,0 +1,37 @@
+//! The document every fuzz target starts from: a short resolution with a
+//! preambular paragraph, operative paragraphs and a sub-paragraph, written
+//! through the server's own document code.
+use plenary::document::{Block, BlockKind, Inline, body_update};
+use plenary::sync::crdt::{Replica, decode_update};
+
+pub fn replica() -> Replica {
+    quiet_caught_panics();
+    let blocks = vec![
+        Block::new(
+            BlockKind::Preamble,
+            vec![
+                Inline::italic("Recordando"),
+                Inline::plain(" el Protocolo de Palermo,"),
+            ],
+        ),
+        Block::new(BlockKind::Operative, vec![Inline::plain("Exhorte les États ;")]),
+        Block::subparagraph(1, vec![Inline::plain("à protéger les victimes ;")]),
+        Block::new(BlockKind::Operative, vec![Inline::plain("Decide continuar.")]),
+    ];
+    let mut replica = Replica::empty();
+    if let Ok(update) = decode_update(&body_update(&blocks)) {
+        let _ = replica.apply(update);
+    }
+    replica
+}
+
+/// yrs panics on some crafted updates; the server catches those panics at
+/// its trust boundary (`catch_unwind` in `sync::crdt` and `document`). The
+/// fuzzer's own hook would abort at the panic, before that catch: replace it
+/// with a silent one, so a panic the server catches is not a crash, while
+/// one that escapes still aborts (libfuzzer-sys aborts on an unwinding
+/// target).
+pub fn quiet_caught_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+}
