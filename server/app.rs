@@ -533,6 +533,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::amendments::routes::routes())
         .merge(crate::events::routes::routes())
         .merge(crate::audit::routes::routes())
+        .merge(crate::export::routes::routes())
 }
 
 /// Largest request body the API accepts.
