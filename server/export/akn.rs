@@ -312,7 +312,7 @@ pub fn resolution(text: &ResolutionText) -> String {
         ));
     }
     out.push_str(&format!(
-        "      <p><docStatus>{}</docStatus> <docDate date=\"{date}\">{}</docDate> <docVersion>{}</docVersion></p>\n",
+        "      <p><docStatus>{}</docStatus> <docDate date=\"{date}\">{}</docDate> · {}</p>\n",
         escape(labels.phase(text.phase)),
         escape(&text.date.long(text.language)),
         escape(&text.version.line(text.language))

@@ -1,5 +1,5 @@
 //! DOCX (Office Open XML), for a secretariat to go on editing in Word or
-//! LibreOffice: real paragraph styles (Title, Subtitle, Formula, Preambular,
+//! LibreOffice: real paragraph styles (Title, Heading 1, Formula, Preambular,
 //! Operative, Subparagraph 1 and 2, Section heading) and a real numbering
 //! definition (decimal "1." / lowerLetter "(a)" / lowerRoman "(i)"), so
 //! Word numbers the paragraphs itself and renumbers them when one is
@@ -17,7 +17,8 @@ use crate::amendments::Language;
 use crate::document::{BlockKind, Inline};
 
 /// The abstract numbering every resolution's list uses.
-const ABSTRACT_NUMBERING: usize = 1;
+/// (docx-rs writes a default abstract numbering and instance with id 1.)
+const ABSTRACT_NUMBERING: usize = 10;
 /// Twentieths of a point per indent step (1 cm).
 const STEP: i32 = 567;
 
@@ -130,8 +131,22 @@ fn base(language: Language) -> Docx {
                 .line_spacing(spacing(120, 120)),
         )
         .add_style(
-            style("Subtitle", "Subtitle")
+            style("Heading1", "heading 1")
+                .size(30)
+                .bold()
+                .align(AlignmentType::Center)
+                .outline_lvl(0)
+                .line_spacing(spacing(120, 120)),
+        )
+        .add_style(
+            style("Meeting", "Meeting")
                 .size(21)
+                .align(AlignmentType::Center)
+                .line_spacing(spacing(0, 60)),
+        )
+        .add_style(
+            style("Status", "Status")
+                .size(20)
                 .align(AlignmentType::Center)
                 .line_spacing(spacing(0, 60)),
         )
@@ -172,9 +187,9 @@ fn base(language: Language) -> Docx {
         )
         .add_abstract_numbering(
             AbstractNumbering::new(ABSTRACT_NUMBERING)
-                .add_level(level(0, "decimal", "%1.").paragraph_style("Operative"))
-                .add_level(level(1, "lowerLetter", "(%2)").paragraph_style("Subparagraph1"))
-                .add_level(level(2, "lowerRoman", "(%3)").paragraph_style("Subparagraph2")),
+                .add_level(level(0, "decimal", "%1."))
+                .add_level(level(1, "lowerLetter", "(%2)"))
+                .add_level(level(2, "lowerRoman", "(%3)")),
         )
         .footer(Footer::new().add_paragraph(footer_paragraph))
 }
@@ -201,15 +216,15 @@ impl Lists {
 }
 
 fn heading(text: &ResolutionText, first: bool) -> Vec<DocxParagraph> {
-    let mut meeting = plain("Subtitle", &text.meeting.line(text.language));
+    let mut meeting = plain("Meeting", &text.meeting.line(text.language));
     if !first {
         meeting = meeting.page_break_before(true);
     }
-    let mut out = vec![meeting, plain("Title", &text.title).keep_next(true)];
+    let mut out = vec![meeting, plain("Heading1", &text.title).keep_next(true)];
     if let Some(sponsors) = text.sponsors_line() {
         out.push(plain("Sponsors", &sponsors));
     }
-    out.push(plain("Subtitle", &text.status_line()));
+    out.push(plain("Status", &text.status_line()));
     out
 }
 
@@ -280,14 +295,14 @@ pub fn render(
         .unwrap_or(Language::En);
     let mut docx = base(language);
     let mut lists = Lists {
-        next: 1,
+        next: ABSTRACT_NUMBERING,
         numberings: Vec::new(),
     };
     let mut first = true;
     if let Some((meeting, language)) = cover {
         let labels = labels(language);
         docx = docx
-            .add_paragraph(plain("Subtitle", meeting))
+            .add_paragraph(plain("Meeting", meeting))
             .add_paragraph(plain("Title", labels.adopted_resolutions));
         if texts.is_empty() {
             docx = docx.add_paragraph(plain("Normal", labels.no_resolutions));
@@ -315,18 +330,18 @@ pub fn compilation(compilation: &Compilation) -> Result<Vec<u8>, ExportError> {
     let text = &compilation.resolution;
     let labels = text.labels();
     let mut docx = base(text.language)
-        .add_paragraph(plain("Subtitle", &text.meeting.line(text.language)))
-        .add_paragraph(plain("Title", &compilation.title()));
+        .add_paragraph(plain("Meeting", &text.meeting.line(text.language)))
+        .add_paragraph(plain("Heading1", &compilation.title()));
     if let Some(sponsors) = text.sponsors_line() {
         docx = docx.add_paragraph(plain("Sponsors", &sponsors));
     }
-    docx = docx.add_paragraph(plain("Subtitle", &text.status_line()));
+    docx = docx.add_paragraph(plain("Status", &text.status_line()));
     if compilation.amendments.is_empty() {
         docx = docx.add_paragraph(plain("Normal", labels.no_amendments));
         return finish(
             docx,
             Lists {
-                next: 1,
+                next: ABSTRACT_NUMBERING,
                 numberings: Vec::new(),
             },
         );
@@ -394,7 +409,7 @@ pub fn compilation(compilation: &Compilation) -> Result<Vec<u8>, ExportError> {
     finish(
         docx,
         Lists {
-            next: 1,
+            next: ABSTRACT_NUMBERING,
             numberings: Vec::new(),
         },
     )
