@@ -556,6 +556,17 @@ pub struct MeetingHeading {
 }
 
 impl MeetingHeading {
+    /// "Bogotá, 8 September 2025": the place and first day, when known.
+    pub fn place_line(&self, language: Language) -> Option<String> {
+        let parts: Vec<String> = self
+            .place
+            .iter()
+            .cloned()
+            .chain(self.starts_on.map(|day| day.long(language)))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
     /// "7th Annual Meeting, Bogotá, 8 September 2025" (the place and first day when known).
     pub fn line(&self, language: Language) -> String {
         let mut line = self.title.clone();

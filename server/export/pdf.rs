@@ -162,14 +162,15 @@ pub fn resolution_blocks(text: &ResolutionText) -> Vec<Item> {
 }
 
 fn heading(text: &ResolutionText) -> Vec<Item> {
-    let mut items = vec![
-        Item::centered(&text.meeting.line(text.language), 10.5, false, false).after(14.0),
-        {
-            let mut title = Item::centered(&text.title, 15.0, false, true).after(8.0);
-            title.keep_with_next = true;
-            title
-        },
-    ];
+    let mut items = vec![Item::centered(&text.meeting.title, 10.5, false, false).after(1.0)];
+    if let Some(place) = text.meeting.place_line(text.language) {
+        items.push(Item::centered(&place, 10.5, false, false));
+    }
+    items.extend([Item::text(Vec::new(), 10.5, Align::Left).after(6.0), {
+        let mut title = Item::centered(&text.title, 15.0, false, true).after(8.0);
+        title.keep_with_next = true;
+        title
+    }]);
     if let Some(sponsors) = text.sponsors_line() {
         items.push(Item::centered(&sponsors, BODY_SIZE, true, false).after(3.0));
     }
