@@ -12,7 +12,7 @@
 //! numbered `paragraph`s with `point`s, an `eId` that follows the printed
 //! numbering and the block's stable id in `GUID`.
 
-use super::{Paragraph, ResolutionText, language_code, language_code3};
+use super::{Paragraph, ResolutionText, language_code3};
 use crate::document::{BlockKind, Inline};
 
 /// The Akoma Ntoso 3.0 namespace.
@@ -382,8 +382,6 @@ pub fn resolution(text: &ResolutionText) -> String {
         escape(&text.date.long(text.language))
     ));
     out.push_str("  </statement>\n</akomaNtoso>\n");
-    // The expression's language, for readers that look only at the root.
-    let _ = language_code(text.language);
     out
 }
 

@@ -214,7 +214,9 @@ impl Sources<'_> {
             version,
             language,
         };
-        Ok(ResolutionText::new(heading, &blocks))
+        tokio::task::spawn_blocking(move || ResolutionText::new(heading, &blocks))
+            .await
+            .map_err(|e| GatherError::Corrupt(e.to_string()))
     }
 
     /// A meeting's adopted resolutions, each as its last version records it

@@ -21,11 +21,12 @@ pub fn escape(text: &str) -> String {
     let trimmed = out.trim_start();
     if trimmed.starts_with(['-', '+', '=']) {
         out.insert(out.len() - trimmed.len(), '\\');
-    } else if let Some(dot) = trimmed.find(['.', ')']) {
-        if dot > 0 && trimmed[..dot].bytes().all(|b| b.is_ascii_digit()) {
-            let at = out.len() - trimmed.len() + dot;
-            out.insert(at, '\\');
-        }
+    } else if let Some(dot) = trimmed.find(['.', ')'])
+        && dot > 0
+        && trimmed[..dot].bytes().all(|b| b.is_ascii_digit())
+    {
+        let at = out.len() - trimmed.len() + dot;
+        out.insert(at, '\\');
     }
     out
 }
