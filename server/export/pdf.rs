@@ -24,9 +24,9 @@ use super::{Compilation, ExportError, Format, MeetingCollection, ResolutionText,
 use crate::amendments::Language;
 use crate::document::{BlockKind, Inline};
 
-const REGULAR: &[u8] = include_bytes!("fonts/LibertinusSerif-Regular.otf");
-const ITALIC: &[u8] = include_bytes!("fonts/LibertinusSerif-Italic.otf");
-const BOLD: &[u8] = include_bytes!("fonts/LibertinusSerif-Bold.otf");
+pub(crate) const REGULAR: &[u8] = include_bytes!("fonts/LibertinusSerif-Regular.otf");
+pub(crate) const ITALIC: &[u8] = include_bytes!("fonts/LibertinusSerif-Italic.otf");
+pub(crate) const BOLD: &[u8] = include_bytes!("fonts/LibertinusSerif-Bold.otf");
 
 /// A4, in points.
 const PAGE_WIDTH: f32 = 595.28;

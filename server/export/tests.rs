@@ -651,3 +651,37 @@ fn file_names_for_content_disposition() {
     assert_eq!(Format::parse("PDF"), Some(Format::Pdf));
     assert_eq!(Format::parse("doc"), None);
 }
+
+/// Every letter and sign of Spanish, French and Portuguese texts.
+const ACCENTS: &str =
+    "áéíóúüñÁÉÍÓÚÜÑ¿¡ªº àâæçéèêëîïôœùûüÿÀÂÆÇÉÈÊËÎÏÔŒÙÛÜŸ ãõáâêôàçÃÕÂÊÔ «» “” ‘’ – — … · €";
+
+#[test]
+fn the_fonts_have_every_accent() {
+    for (name, data) in [
+        ("regular", pdf::REGULAR),
+        ("italic", pdf::ITALIC),
+        ("bold", pdf::BOLD),
+    ] {
+        let face = rustybuzz::Face::from_slice(data, 0).expect("a font");
+        for c in ACCENTS.chars().filter(|c| !c.is_whitespace()) {
+            assert!(face.glyph_index(c).is_some(), "{name} has no glyph for {c}");
+        }
+    }
+}
+
+#[test]
+fn pdf_keeps_every_accent() {
+    let mut text = spanish();
+    text.language = Language::Fr;
+    text.paragraphs[0].inlines = vec![
+        Inline::italic("Rappelant"),
+        Inline::plain(format!(" {ACCENTS},")),
+    ];
+    let pdf = render_resolution(&text, Format::Pdf).expect("renders");
+    let Some(read) = pdf_text(&pdf) else { return };
+    let flat = read.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(ACCENTS), "{flat}");
+    assert!(flat.contains("L’Assemblée plénière,"));
+    assert!(flat.contains("Page 1 sur 1"));
+}
