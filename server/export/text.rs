@@ -127,9 +127,12 @@ pub fn compilation(compilation: &Compilation) -> String {
     }
     for amendment in &compilation.amendments {
         wrap(
-            &format!("{} {}", labels.columns[0], amendment.number),
+            "",
             0,
-            &format!("({})", amendment.paragraph),
+            &format!(
+                "{} {} ({})",
+                labels.columns[0], amendment.number, amendment.paragraph
+            ),
             &mut out,
         );
         wrap("    ", 4, &amendment.wording, &mut out);
