@@ -161,11 +161,17 @@ pub fn resolution_blocks(text: &ResolutionText) -> Vec<Item> {
     items
 }
 
-fn heading(text: &ResolutionText) -> Vec<Item> {
-    let mut items = vec![Item::centered(&text.meeting.title, 10.5, false, false).after(1.0)];
-    if let Some(place) = text.meeting.place_line(text.language) {
-        items.push(Item::centered(&place, 10.5, false, false));
+/// The meeting's title, then its place and first day, centred.
+fn meeting_lines(meeting: &super::MeetingHeading, language: Language, size: f32) -> Vec<Item> {
+    let mut items = vec![Item::centered(&meeting.title, size, false, false).after(1.0)];
+    if let Some(place) = meeting.place_line(language) {
+        items.push(Item::centered(&place, size, false, false));
     }
+    items
+}
+
+fn heading(text: &ResolutionText) -> Vec<Item> {
+    let mut items = meeting_lines(&text.meeting, text.language, 10.5);
     items.extend([Item::text(Vec::new(), 10.5, Align::Left).after(6.0), {
         let mut title = Item::centered(&text.title, 15.0, false, true).after(8.0);
         title.keep_with_next = true;
@@ -182,17 +188,12 @@ fn heading(text: &ResolutionText) -> Vec<Item> {
 /// resolution from a new page.
 pub fn meeting_blocks(collection: &MeetingCollection) -> Vec<Item> {
     let labels = labels(collection.language);
-    let mut items = vec![
-        Item::centered(
-            &collection.meeting.line(collection.language),
-            11.0,
-            false,
-            false,
-        )
-        .before(120.0)
-        .after(16.0),
-        Item::centered(labels.adopted_resolutions, 18.0, false, true).after(28.0),
-    ];
+    let mut items = meeting_lines(&collection.meeting, collection.language, 11.0);
+    items.push(
+        Item::centered(labels.adopted_resolutions, 18.0, false, true)
+            .before(20.0)
+            .after(28.0),
+    );
     if collection.resolutions.is_empty() {
         items.push(Item::centered(
             labels.no_resolutions,
@@ -223,11 +224,13 @@ pub fn meeting_blocks(collection: &MeetingCollection) -> Vec<Item> {
 pub fn compilation_blocks(compilation: &Compilation) -> Vec<Item> {
     let text = &compilation.resolution;
     let labels = text.labels();
-    let mut items = vec![
-        Item::centered(&text.meeting.line(text.language), 10.5, false, false).after(14.0),
-        Item::centered(labels.compilation, 15.0, false, true).after(4.0),
+    let mut items = meeting_lines(&text.meeting, text.language, 10.5);
+    items.extend([
+        Item::centered(labels.compilation, 15.0, false, true)
+            .before(14.0)
+            .after(4.0),
         Item::centered(&text.title, 13.0, true, false).after(8.0),
-    ];
+    ]);
     if let Some(sponsors) = text.sponsors_line() {
         items.push(Item::centered(&sponsors, BODY_SIZE, true, false).after(3.0));
     }

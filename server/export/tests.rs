@@ -546,6 +546,9 @@ fn compilation_in_every_format() {
         Err(ExportError::Unsupported(_))
     ));
     let pdf = render(&export, Format::Pdf).expect("renders").bytes;
+    if let Some(dir) = std::env::var_os("PLENARY_EXPORT_DUMP") {
+        std::fs::write(PathBuf::from(dir).join("amendments-es.pdf"), &pdf).expect("dump");
+    }
     if let Some(read) = pdf_text(&pdf) {
         assert_in_order(
             &read,
@@ -587,6 +590,9 @@ fn meeting_collection_and_zip() {
         assert!(names.contains(&name), "{name} in {names:?}");
     }
     let pdf = render(&export, Format::Pdf).expect("pdf").bytes;
+    if let Some(dir) = std::env::var_os("PLENARY_EXPORT_DUMP") {
+        std::fs::write(PathBuf::from(dir).join("meeting-es.pdf"), &pdf).expect("dump");
+    }
     if let Some(read) = pdf_text(&pdf) {
         assert_in_order(
             &read,
