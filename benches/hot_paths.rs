@@ -4,7 +4,8 @@
 //! - applying an update to a document and re-encoding it for relay
 //!   (`Replica::apply`, `protocol::encode_update`);
 //! - a group commit of N updates on SQLite (`Store::append_updates`);
-//! - loading a compacted document (`Replica::load`).
+//! - loading a compacted document (`Replica::load`);
+//! - exporting a 100-paragraph resolution in each format (`export::render`).
 //!
 //! `cargo bench --bench hot_paths`; results under target/criterion.
 
@@ -206,11 +207,103 @@ fn load_compacted(c: &mut Criterion) {
     group.finish();
 }
 
+/// A resolution of 100 operative paragraphs (a third with (a) and (i)
+/// sub-paragraphs), in Spanish, read and numbered as an export reads it.
+fn long_resolution() -> plenary::export::ResolutionText {
+    use plenary::amendments::Language;
+    use plenary::document::{Block, BlockKind, Inline};
+    use plenary::export::{Date, Heading, MeetingHeading, ResolutionText, VersionLabel};
+    let mut blocks = vec![Block::new(
+        BlockKind::Preamble,
+        vec![
+            Inline::italic("Recordando"),
+            Inline::plain(
+                " el Protocolo de Palermo, especialmente en lo relativo a mujeres y niñas,",
+            ),
+        ],
+    )];
+    for index in 0..100 {
+        blocks.push(Block::new(
+            BlockKind::Operative,
+            vec![
+                Inline::italic("Alienta"),
+                Inline::plain(format!(
+                    " a los parlamentos a intercambiar buenas prácticas sobre la identificación temprana de víctimas, la cooperación judicial y la protección de testigos ({index});"
+                )),
+            ],
+        ));
+        if index % 3 == 0 {
+            blocks.push(Block::subparagraph(
+                1,
+                vec![Inline::plain(
+                    "mediante audiencias públicas y la participación de la sociedad civil;",
+                )],
+            ));
+            blocks.push(Block::subparagraph(
+                2,
+                vec![Inline::plain(
+                    "con intérpretes en los cuatro idiomas de la Red;",
+                )],
+            ));
+        }
+    }
+    let day = Date {
+        year: 2025,
+        month: 9,
+        day: 10,
+    };
+    ResolutionText::new(
+        Heading {
+            id: "bench".into(),
+            meeting: MeetingHeading {
+                id: "meeting".into(),
+                title: "7.ª Reunión Anual de la Red de Mujeres Parlamentarias de las Américas"
+                    .into(),
+                place: Some("Bogotá, Colombia".into()),
+                starts_on: Some(day),
+                ends_on: None,
+            },
+            title: "Trata de personas en las Américas".into(),
+            sponsors: vec!["México".into(), "Perú".into()],
+            phase: plenary::resolutions::Phase::Adopted,
+            date: day,
+            created: day,
+            version: VersionLabel {
+                number: Some(3),
+                name: Some("Aprobada".into()),
+            },
+            language: Language::Es,
+        },
+        &blocks,
+    )
+}
+
+fn export_formats(c: &mut Criterion) {
+    use plenary::export::{Export, Format, render};
+    let export = Export::Resolution(Box::new(long_resolution()));
+    let mut group = c.benchmark_group("export (100 operative paragraphs)");
+    group.sample_size(20);
+    for format in [
+        Format::Md,
+        Format::Txt,
+        Format::Html,
+        Format::Pdf,
+        Format::Docx,
+        Format::Akn,
+    ] {
+        group.bench_function(format.name(), |b| {
+            b.iter(|| render(black_box(&export), format).expect("renders"));
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     decode_frames,
     apply_and_encode,
     group_commit,
-    load_compacted
+    load_compacted,
+    export_formats
 );
 criterion_main!(benches);

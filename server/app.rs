@@ -533,6 +533,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::amendments::routes::routes())
         .merge(crate::events::routes::routes())
         .merge(crate::audit::routes::routes())
+        .merge(crate::export::routes::routes())
 }
 
 /// Largest request body the API accepts.
@@ -794,8 +795,21 @@ mod tests {
             "/api/users",
             "/api/meetings/{id}/resolutions",
             "/api/resolutions/{id}/phase",
+            "/api/resolutions/{id}/export",
+            "/api/meetings/{id}/export",
         ] {
             assert!(paths.contains_key(path), "{path} is documented");
         }
+        // The browser's export menu reads the format names and `what` here.
+        let export = &paths["/api/resolutions/{id}/export"]["get"];
+        let described = export.to_string();
+        for word in ["md", "txt", "html", "pdf", "docx", "akn", "what=amendments"] {
+            assert!(described.contains(word), "{word} in {described}");
+        }
+        assert!(
+            export["responses"]["200"]["content"]
+                .as_object()
+                .is_some_and(|content| content.contains_key("application/akn+xml"))
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! The command line: `plenary serve` (the default) and `plenary migrate`.
+//! The command line: `plenary serve` (the default), `plenary migrate`,
+//! `plenary user add`, `plenary backup` and `plenary export`.
 //! Every flag also reads a `PLENARY_*` environment variable.
 
 use std::io::Write;
@@ -40,6 +41,40 @@ pub enum Command {
     /// Write a consistent copy of the SQLite database while the server runs
     /// (for PostgreSQL, use pg_dump: see docs/deployment.md).
     Backup(BackupArgs),
+    /// Export a resolution (at any version), the compilation of its
+    /// amendments, or a meeting's adopted resolutions (see docs/export.md).
+    Export(ExportArgs),
+}
+
+/// `plenary export`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["resolution", "meeting"])))]
+pub struct ExportArgs {
+    /// The resolution's id.
+    #[arg(long)]
+    pub resolution: Option<String>,
+    /// The meeting's id: its adopted resolutions together.
+    #[arg(long)]
+    pub meeting: Option<String>,
+    /// md, txt, html, pdf, docx, akn (a resolution), or zip (a meeting).
+    #[arg(long, short)]
+    pub format: String,
+    /// A version of the resolution: its number or id (default: the text as stored now).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// The compilation of the resolution's amendments instead of its text.
+    #[arg(long)]
+    pub amendments: bool,
+    /// The language of headings and labels: en, es, fr or pt (default: the
+    /// meeting's first working language).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Where to write (default: the export's own file name in the current
+    /// folder; `-` for standard output).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// `plenary backup`.
@@ -191,7 +226,83 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Add(args)) => add_user(args).await,
         Command::Backup(args) => backup(args).await,
+        Command::Export(args) => export(args).await,
     }
+}
+
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    use crate::export::gather::{Reading, Sources};
+    use crate::export::{Export, Format, parse_language};
+    let format = Format::parse(&args.format).with_context(|| {
+        format!(
+            "--format {}: one of md, txt, html, pdf, docx, akn, zip",
+            args.format
+        )
+    })?;
+    let language = args
+        .lang
+        .as_deref()
+        .map(|code| {
+            parse_language(code).with_context(|| format!("--lang {code}: en, es, fr or pt"))
+        })
+        .transpose()?;
+    let database = store::open(&args.database.url()?)
+        .await
+        .context("opening the database")?;
+    let sources = Sources {
+        directory: database.directory.as_ref(),
+        store: database.documents.as_ref(),
+    };
+    let export = match (&args.resolution, &args.meeting) {
+        (Some(id), _) => {
+            let resolution = sources.resolution(id).await?;
+            if args.amendments {
+                if args.version.is_some() {
+                    anyhow::bail!(
+                        "the compilation of amendments is of the current text: drop --version"
+                    );
+                }
+                let seq = sources.stored_seq(&resolution).await?;
+                Export::Amendments(Box::new(
+                    sources.compilation(&resolution, seq, language).await?,
+                ))
+            } else {
+                let reading = match &args.version {
+                    Some(version) => Reading::Version(sources.version(&resolution, version).await?),
+                    None => Reading::Live(sources.stored_seq(&resolution).await?),
+                };
+                Export::Resolution(Box::new(
+                    sources
+                        .resolution_text(&resolution, reading, language)
+                        .await?,
+                ))
+            }
+        }
+        (None, Some(id)) => {
+            if args.version.is_some() || args.amendments {
+                anyhow::bail!("--version and --amendments go with --resolution");
+            }
+            Export::Meeting(Box::new(sources.meeting_collection(id, language).await?))
+        }
+        (None, None) => anyhow::bail!("give --resolution ID or --meeting ID"),
+    };
+    let rendered = tokio::task::spawn_blocking(move || crate::export::render(&export, format))
+        .await
+        .context("rendering")??;
+    match args.output {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&rendered.bytes)?;
+            stdout.flush()?;
+        }
+        output => {
+            let path = output.unwrap_or_else(|| PathBuf::from(&rendered.file_name));
+            std::fs::write(&path, &rendered.bytes)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 async fn backup(args: BackupArgs) -> anyhow::Result<()> {

@@ -12,6 +12,9 @@
 //! - [`sync`]: live documents over the y-websocket protocol (frames,
 //!   awareness, the per-document task, connections).
 //! - [`document`]: the body's schema, read into a neutral tree of blocks.
+//! - [`export`]: the texts in every format a secretariat needs (Markdown,
+//!   text, HTML, PDF, DOCX, Akoma Ntoso), meeting collections, compilations
+//!   of amendments.
 //! - [`demo`]: the demo meeting of `plenary serve --demo`.
 //! - [`events`]: live notices (server-sent events) about a resolution's records.
 //! - [`error`]: the HTTP error type (problem+json).
@@ -32,6 +35,7 @@ pub mod demo;
 pub mod document;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod ids;
 pub mod meetings;
 pub mod resolutions;

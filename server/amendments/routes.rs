@@ -160,7 +160,7 @@ fn find_paragraph(blocks: &[Block], reference: &str) -> Option<usize> {
     (0..blocks.len()).find(|&index| document::reference(blocks, index).is_some_and(|r| r == wanted))
 }
 
-fn views(
+pub(crate) fn views(
     amendments: Vec<Amendment>,
     replica: &Replica,
     votes: &HashMap<String, Vec<(String, Vote)>>,

@@ -7,6 +7,7 @@ mod amendments;
 mod cluster;
 mod crash;
 mod durability;
+mod export;
 mod history;
 mod interop;
 mod malformed;
