@@ -174,7 +174,7 @@ export const en = {
   'history.view': 'View',
   'history.viewLabel': 'View version {number}, {name}',
   'history.compareWithLive': 'Compare with the current text',
-  'history.compareLabel': 'Compare version {number}, {name}, with the current text',
+  'history.compareLabel': 'Compare with the current text: version {number}, {name}',
   'history.backToLive': 'Back to the live text',
   'history.restore': 'Restore this version',
   'history.viewingOld': 'An earlier version, read only',

@@ -176,7 +176,7 @@ export const es: Record<MessageKey, string> = {
   'history.view': 'Ver',
   'history.viewLabel': 'Ver la versión {number}, {name}',
   'history.compareWithLive': 'Comparar con el texto actual',
-  'history.compareLabel': 'Comparar la versión {number}, {name}, con el texto actual',
+  'history.compareLabel': 'Comparar con el texto actual: versión {number}, {name}',
   'history.backToLive': 'Volver al texto en vivo',
   'history.restore': 'Restablecer esta versión',
   'history.viewingOld': 'Una versión anterior, solo lectura',

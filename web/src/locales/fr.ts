@@ -176,7 +176,7 @@ export const fr: Record<MessageKey, string> = {
   'history.view': 'Afficher',
   'history.viewLabel': 'Afficher la version {number}, {name}',
   'history.compareWithLive': 'Comparer avec le texte actuel',
-  'history.compareLabel': 'Comparer la version {number}, {name}, avec le texte actuel',
+  'history.compareLabel': 'Comparer avec le texte actuel : version {number}, {name}',
   'history.backToLive': 'Retour au texte en direct',
   'history.restore': 'Rétablir cette version',
   'history.viewingOld': 'Une version antérieure, en lecture seule',

@@ -176,7 +176,7 @@ export const pt: Record<MessageKey, string> = {
   'history.view': 'Ver',
   'history.viewLabel': 'Ver a versão {number}, {name}',
   'history.compareWithLive': 'Comparar com o texto atual',
-  'history.compareLabel': 'Comparar a versão {number}, {name}, com o texto atual',
+  'history.compareLabel': 'Comparar com o texto atual: versão {number}, {name}',
   'history.backToLive': 'Voltar ao texto ao vivo',
   'history.restore': 'Restaurar esta versão',
   'history.viewingOld': 'Uma versão anterior, somente leitura',
