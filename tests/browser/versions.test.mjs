@@ -183,7 +183,7 @@ describe('versions: name, compare, view and restore', { skip: executable ? false
     assert.match(await secretariat.locator('.compare-summary').innerText(), /Paragraphs added: 1 · Paragraphs changed: 2/)
     // The live editor is out of sight meanwhile, not gone.
     assert.equal(await secretariat.locator('.res-main > .paper').isHidden(), true)
-    await screenshot(secretariat, 'history-compare', { committed: true })
+    await screenshot(secretariat, 'history-compare', { committed: true, fullPage: true })
     assert.deepEqual(await accessibilityProblems(secretariat), [])
 
     // Any two: the picker compares the named version with itself (no difference).
@@ -206,6 +206,9 @@ describe('versions: name, compare, view and restore', { skip: executable ? false
     // The export links of this version.
     const exportLinks = secretariat.locator('.version-area .export-links a')
     assert.match(await exportLinks.first().getAttribute('href'), /\/api\/resolutions\/[^/]+\/export\?format=pdf&version=\d+/)
+    await secretariat.locator('.version-area .export-menu > summary').click()
+    await screenshot(secretariat, 'history-version', { fullPage: true })
+    await secretariat.keyboard.press('Escape')
 
     // Back to the live text: the editor is there again, unchanged.
     await secretariat.getByRole('button', { name: 'Back to the live text' }).click()

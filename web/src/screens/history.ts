@@ -471,8 +471,7 @@ export function historyFeature(options: HistoryOptions): HistoryFeature {
           h('ins', {}, t('history.legendInserted')),
           ' ',
           h('del', {}, t('history.legendDeleted')),
-          ' ',
-          h('span', { class: 'para-tag tag-moved' }, t('history.moved')),
+          result.comparison.moved ? [' ', h('span', { class: 'para-tag tag-moved' }, t('history.moved'))] : null,
         ),
       ),
       h(
