@@ -206,6 +206,16 @@ describe('versions: name, compare, view and restore', { skip: executable ? false
     // The export links of this version.
     const exportLinks = secretariat.locator('.version-area .export-links a')
     assert.match(await exportLinks.first().getAttribute('href'), /\/api\/resolutions\/[^/]+\/export\?format=pdf&version=\d+/)
+    // Who wrote this: each paragraph's authors, under it, on request.
+    const authors = secretariat.getByRole('button', { name: 'Who wrote this?' })
+    assert.equal(await authors.getAttribute('aria-pressed'), 'false')
+    await authors.click()
+    await secretariat.locator('.version-area .authors-line').first().waitFor(PATIENCE)
+    assert.deepEqual(await secretariat.locator('.version-area .authors-line').allTextContents(), [
+      'Written by: Secretariat: 100%',
+      'Written by: Secretariat: 100%',
+    ])
+    assert.deepEqual(await blocks(secretariat, '.version-area .version-text'), OLD)
     await secretariat.locator('.version-area .export-menu > summary').click()
     await screenshot(secretariat, 'history-version', { fullPage: true })
     await secretariat.keyboard.press('Escape')

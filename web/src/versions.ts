@@ -258,3 +258,49 @@ export function blockClass(kind: BlockKind): string {
       return 'hd'
   }
 }
+
+/** Characters of a paragraph written by one author (GET …/attribution). */
+export interface Share {
+  account_id: string | null
+  delegation_id: string | null
+  characters: number
+}
+
+export interface Attribution {
+  paragraphs: { id: string; shares: Share[] }[]
+  /** Names of the accounts and delegations mentioned. */
+  names: Record<string, string>
+}
+
+export const attributionApi = {
+  read: (resolution: string, version: string | null) =>
+    request<Attribution>('GET', `${base(resolution)}/attribution${version ? `?version=${encodeURIComponent(version)}` : ''}`),
+  live: (resolution: string) => request<Reading>('GET', `${base(resolution)}/body`),
+}
+
+/** One author of a paragraph, as the page says it: "Claudia Hernández (Mexico) 80 %". */
+export interface AuthorShare {
+  name: string
+  percent: number
+}
+
+/**
+ * The authors of a paragraph, most characters first, with their share in
+ * whole percent; text written by no account (the empty skeleton, a restore
+ * without an author) is "the server".
+ */
+export function authorShares(shares: Share[], names: Record<string, string>): AuthorShare[] {
+  const total = shares.reduce((sum, share) => sum + share.characters, 0)
+  if (total === 0) return []
+  return [...shares]
+    .filter((share) => share.characters > 0)
+    .sort((a, b) => b.characters - a.characters)
+    .map((share) => {
+      const person = share.account_id ? (names[share.account_id] ?? t('history.unknownAuthor')) : t('history.serverAuthor')
+      const delegation = share.delegation_id ? names[share.delegation_id] : undefined
+      return {
+        name: delegation ? `${person} (${delegation})` : person,
+        percent: Math.max(1, Math.round((share.characters / total) * 100)),
+      }
+    })
+}

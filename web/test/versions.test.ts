@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { setLanguage } from '../src/i18n'
 import {
+  authorShares,
   compareSummary,
   diffParagraphs,
   joinRuns,
@@ -195,5 +196,42 @@ describe('export links', () => {
     expect(resolutionExportUrl('r1', 'pdf')).toBe('/api/resolutions/r1/export?format=pdf')
     expect(resolutionExportUrl('r1', 'akn', 4)).toBe('/api/resolutions/r1/export?format=akn&version=4')
     expect(meetingExportUrl('m 1', 'zip')).toBe('/api/meetings/m%201/export?format=zip')
+  })
+})
+
+describe('who wrote a paragraph', () => {
+  const names = { a1: 'Claudia Hernández', d1: 'Mexico', a2: 'Ana Paula Souza' }
+
+  it('lists the authors, most characters first, with their share', () => {
+    expect(
+      authorShares(
+        [
+          { account_id: 'a2', delegation_id: null, characters: 10 },
+          { account_id: 'a1', delegation_id: 'd1', characters: 30 },
+          { account_id: null, delegation_id: null, characters: 0 },
+        ],
+        names,
+      ),
+    ).toEqual([
+      { name: 'Claudia Hernández (Mexico)', percent: 75 },
+      { name: 'Ana Paula Souza', percent: 25 },
+    ])
+  })
+
+  it('names the server and accounts it cannot name, and never says 0 %', () => {
+    setLanguage('fr')
+    expect(
+      authorShares(
+        [
+          { account_id: null, delegation_id: null, characters: 999 },
+          { account_id: 'gone', delegation_id: null, characters: 1 },
+        ],
+        names,
+      ),
+    ).toEqual([
+      { name: 'le serveur (rétablissement ou modèle)', percent: 100 },
+      { name: 'un ancien compte', percent: 1 },
+    ])
+    expect(authorShares([], names)).toEqual([])
   })
 })

@@ -233,6 +233,14 @@ export const en = {
   'export.format.txt': 'Plain text',
   'export.format.akn': 'Akoma Ntoso XML (legislative archive)',
   'export.format.zip': 'ZIP archive',
+  'history.authorsShow': 'Who wrote this?',
+  'history.authorsHide': 'Hide the authors',
+  'history.authorsLive': 'Who wrote the current text?',
+  'history.authorsLiveTitle': 'The current text, paragraph by paragraph: who wrote it',
+  'history.authorsOf': 'Written by',
+  'history.authorShare': '{name}: {percent}%',
+  'history.unknownAuthor': 'a former account',
+  'history.serverAuthor': 'the server (restore or template)',
 } as const
 
 export type MessageKey = keyof typeof en

@@ -235,4 +235,12 @@ export const es: Record<MessageKey, string> = {
   'export.format.txt': 'Texto sin formato',
   'export.format.akn': 'Akoma Ntoso XML (archivo legislativo)',
   'export.format.zip': 'Archivo ZIP',
+  'history.authorsShow': '¿Quién escribió esto?',
+  'history.authorsHide': 'Ocultar los autores',
+  'history.authorsLive': '¿Quién escribió el texto actual?',
+  'history.authorsLiveTitle': 'El texto actual, párrafo por párrafo: quién lo escribió',
+  'history.authorsOf': 'Escrito por',
+  'history.authorShare': '{name}: {percent} %',
+  'history.unknownAuthor': 'una cuenta antigua',
+  'history.serverAuthor': 'el servidor (restablecimiento o plantilla)',
 }

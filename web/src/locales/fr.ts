@@ -235,4 +235,12 @@ export const fr: Record<MessageKey, string> = {
   'export.format.txt': 'Texte brut',
   'export.format.akn': 'Akoma Ntoso XML (archive législative)',
   'export.format.zip': 'Archive ZIP',
+  'history.authorsShow': 'Qui a écrit quoi ?',
+  'history.authorsHide': 'Masquer les auteurs',
+  'history.authorsLive': 'Qui a écrit le texte actuel ?',
+  'history.authorsLiveTitle': 'Le texte actuel, paragraphe par paragraphe : qui l’a écrit',
+  'history.authorsOf': 'Écrit par',
+  'history.authorShare': '{name} : {percent} %',
+  'history.unknownAuthor': 'un ancien compte',
+  'history.serverAuthor': 'le serveur (rétablissement ou modèle)',
 }

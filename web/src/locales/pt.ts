@@ -235,4 +235,12 @@ export const pt: Record<MessageKey, string> = {
   'export.format.txt': 'Texto simples',
   'export.format.akn': 'Akoma Ntoso XML (arquivo legislativo)',
   'export.format.zip': 'Arquivo ZIP',
+  'history.authorsShow': 'Quem escreveu isto?',
+  'history.authorsHide': 'Ocultar os autores',
+  'history.authorsLive': 'Quem escreveu o texto atual?',
+  'history.authorsLiveTitle': 'O texto atual, parágrafo por parágrafo: quem o escreveu',
+  'history.authorsOf': 'Escrito por',
+  'history.authorShare': '{name}: {percent}%',
+  'history.unknownAuthor': 'uma conta antiga',
+  'history.serverAuthor': 'o servidor (restauração ou modelo)',
 }

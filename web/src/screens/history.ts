@@ -7,6 +7,8 @@ import { request, type Phase, type Role } from '../api'
 import { announce, h, replace } from '../dom'
 import { list, t } from '../i18n'
 import {
+  attributionApi,
+  authorShares,
   blockClass,
   compareSummary,
   contributorName,
@@ -19,6 +21,7 @@ import {
   versionsApi,
   versionTitle,
   when,
+  type Attribution,
   type CompareResponse,
   type Reading,
   type Version,
@@ -58,7 +61,8 @@ export interface HistoryFeature {
 
 type Mode =
   | { kind: 'live' }
-  | { kind: 'version'; version: Version; reading: Reading }
+  /** A version (or the live text, with its authors), read only; `authors`: who wrote each paragraph, when asked. */
+  | { kind: 'version'; version: Version | null; reading: Reading; authors: Attribution | null }
   | { kind: 'compare'; from: Which; to: Which; result: CompareResponse }
 
 let serial = 0
@@ -184,6 +188,14 @@ export function historyFeature(options: HistoryOptions): HistoryFeature {
     drawList()
   }
 
+  function authorsEntry(): HTMLElement {
+    return h(
+      'p',
+      { class: 'history-authors' },
+      h('button', { class: 'link-button', type: 'button', 'data-action': 'live-authors', onclick: () => void liveAuthors() }, t('history.authorsLive')),
+    )
+  }
+
   function drawNameForm(): void {
     if (!mayNameVersion(options.role, options.sponsor())) {
       replace(nameBox)
@@ -248,12 +260,13 @@ export function historyFeature(options: HistoryOptions): HistoryFeature {
     }
     const listTitle = h('h3', { id: `${ids}-list`, class: 'side-title' }, t('history.listTitle', { count: versions.length }))
     if (versions.length === 0) {
-      replace(listBox, listTitle, h('p', { class: 'hint' }, t('history.empty')))
+      replace(listBox, authorsEntry(), listTitle, h('p', { class: 'hint' }, t('history.empty')))
       return
     }
-    const viewing = mode.kind === 'version' ? mode.version.id : null
+    const viewing = mode.kind === 'version' ? (mode.version?.id ?? null) : null
     replace(
       listBox,
+      authorsEntry(),
       listTitle,
       h(
         'ol',
@@ -316,7 +329,7 @@ export function historyFeature(options: HistoryOptions): HistoryFeature {
     try {
       const reading = await versionsApi.read(resolutionId, version.id)
       if (destroyed) return
-      setMode({ kind: 'version', version: reading.version ?? version, reading })
+      setMode({ kind: 'version', version: reading.version ?? version, reading, authors: null })
       focusArea()
       announce(versionTitle(reading.version ?? version))
     } catch (error) {
@@ -335,6 +348,43 @@ export function historyFeature(options: HistoryOptions): HistoryFeature {
       setMode({ kind: 'compare', from, to, result })
       focusArea()
       announce(compareSummary(result.comparison))
+    } catch (error) {
+      showAreaError(error)
+    } finally {
+      busy = false
+    }
+  }
+
+  /** The live text as the server reads it, with who wrote each paragraph. */
+  async function liveAuthors(): Promise<void> {
+    if (busy) return
+    busy = true
+    try {
+      const [reading, authors] = await Promise.all([attributionApi.live(resolutionId), attributionApi.read(resolutionId, null)])
+      if (destroyed) return
+      setMode({ kind: 'version', version: null, reading, authors })
+      focusArea()
+    } catch (error) {
+      showAreaError(error)
+    } finally {
+      busy = false
+    }
+  }
+
+  async function toggleAuthors(): Promise<void> {
+    if (mode.kind !== 'version' || !mode.version || busy) return
+    if (mode.authors) {
+      setMode({ ...mode, authors: null })
+      area.querySelector<HTMLElement>('[data-action="authors"]')?.focus()
+      return
+    }
+    busy = true
+    try {
+      const current = mode
+      const authors = await attributionApi.read(resolutionId, current.version!.id)
+      if (destroyed || mode !== current) return
+      setMode({ ...current, authors })
+      area.querySelector<HTMLElement>('[data-action="authors"]')?.focus()
     } catch (error) {
       showAreaError(error)
     } finally {
@@ -375,12 +425,24 @@ export function historyFeature(options: HistoryOptions): HistoryFeature {
       replace(area)
       return
     }
-    if (mode.kind === 'version') drawVersion(mode.version, mode.reading)
+    if (mode.kind === 'version') drawVersion(mode.version, mode.reading, mode.authors)
     else drawCompare(mode)
   }
 
-  function drawVersion(version: Version, reading: Reading): void {
-    const restore = mayRestoreVersion(options.role, options.phase())
+  function drawVersion(version: Version | null, reading: Reading, authors: Attribution | null): void {
+    const byParagraph = new Map((authors?.paragraphs ?? []).map((paragraph) => [paragraph.id, paragraph.shares]))
+    const authorLine = (id: string) => {
+      if (!authors) return null
+      const shares = authorShares(byParagraph.get(id) ?? [], authors.names)
+      if (shares.length === 0) return null
+      return h(
+        'p',
+        { class: 'authors-line' },
+        h('span', { class: 'sr-only' }, `${t('history.authorsOf')}: `),
+        shares.map((share) => t('history.authorShare', { name: share.name, percent: share.percent })).join(' · '),
+      )
+    }
+    const restore = version && mayRestoreVersion(options.role, options.phase())
       ? h('button', { class: 'button danger', type: 'button', 'data-action': 'restore', onclick: () => confirmRestore(version) }, t('history.restore'))
       : null
     replace(
@@ -388,16 +450,25 @@ export function historyFeature(options: HistoryOptions): HistoryFeature {
       h(
         'div',
         { class: 'version-bar' },
-        h('p', { class: 'version-kicker' }, t('history.viewingOld')),
-        h('h2', { id: `${ids}-area-title`, class: 'version-area-title', tabindex: '-1' }, versionTitle(version)),
-        version.reason && version.kind !== 'amendment' ? h('p', { class: 'version-reason' }, version.reason) : null,
+        version ? h('p', { class: 'version-kicker' }, t('history.viewingOld')) : null,
+        h('h2', { id: `${ids}-area-title`, class: 'version-area-title', tabindex: '-1' }, version ? versionTitle(version) : t('history.authorsLiveTitle')),
+        version?.reason && version.kind !== 'amendment' ? h('p', { class: 'version-reason' }, version.reason) : null,
         h(
           'div',
           { class: 'version-bar-actions' },
           backButton(),
-          h('button', { class: 'button secondary', type: 'button', 'data-action': 'compare-live', onclick: () => void compare(version.id, 'live') }, t('history.compareWithLive')),
+          version
+            ? h('button', { class: 'button secondary', type: 'button', 'data-action': 'compare-live', onclick: () => void compare(version.id, 'live') }, t('history.compareWithLive'))
+            : null,
+          version
+            ? h(
+                'button',
+                { class: 'button secondary', type: 'button', 'data-action': 'authors', 'aria-pressed': String(Boolean(authors)), onclick: () => void toggleAuthors() },
+                authors ? t('history.authorsHide') : t('history.authorsShow'),
+              )
+            : null,
           restore,
-          resolutionExportMenu(resolutionId, version),
+          version ? resolutionExportMenu(resolutionId, version) : null,
         ),
       ),
       h(
@@ -405,9 +476,13 @@ export function historyFeature(options: HistoryOptions): HistoryFeature {
         { class: 'paper version-paper' },
         h(
           'div',
-          { class: 'resolution-text read-only version-text', role: 'document', 'aria-label': t('history.textOf', { number: version.number }) },
+          {
+            class: `resolution-text read-only version-text${authors ? ' with-authors' : ''}`,
+            role: 'document',
+            'aria-label': version ? t('history.textOf', { number: version.number }) : t('history.authorsLiveTitle'),
+          },
           reading.blocks.length === 0 ? h('p', { class: 'hint' }, t('history.emptyText')) : null,
-          reading.blocks.map((block) =>
+          reading.blocks.map((block) => [
             h(
               block.kind === 'heading' ? 'h3' : 'p',
               { class: `block ${blockClass(block.kind)}`, 'data-id': block.id, 'data-level': block.kind === 'subparagraph' ? String(block.level === 2 ? 2 : 1) : null, 'data-num': block.number },
@@ -418,7 +493,8 @@ export function historyFeature(options: HistoryOptions): HistoryFeature {
                 return node
               }),
             ),
-          ),
+            authorLine(block.id),
+          ]),
         ),
       ),
     )

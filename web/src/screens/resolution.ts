@@ -263,6 +263,8 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
       { label: resolution.title },
     ])
     const moves = view.permissions.moves
+    // The History button and the Export menu are kept across redraws: keep the focus on them too.
+    const focused = document.activeElement
     replace(
       headerBox,
       h('p', { class: 'res-meeting' }, h('a', { href: `/meetings/${meeting.id}` }, meeting.title)),
@@ -291,6 +293,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
         history.exportMenu(),
       ),
     )
+    if (focused instanceof HTMLElement && focused !== document.activeElement && headerBox.contains(focused)) focused.focus()
   }
 
   async function move(phase: Phase): Promise<void> {
