@@ -238,6 +238,14 @@ describe('versions: name, compare, view and restore', { skip: executable ? false
     await claudia.locator('.version-area .version-text').waitFor(PATIENCE)
     assert.equal(await claudia.getByRole('button', { name: 'Restore this version' }).count(), 0)
     await claudia.getByRole('button', { name: 'Back to the live text' }).click()
+    // Once Mexico no longer sponsors the draft, the page follows the server and stops offering it.
+    await seed.admin.patch(`/api/resolutions/${seed.resolution}`, { sponsors: [seed.delegations.brazil] })
+    // (It re-reads its permissions when it comes back into view, or every 20 s.)
+    await claudia.evaluate(() => document.dispatchEvent(new Event('visibilitychange')))
+    await panel.getByLabel('Name this version').waitFor({ state: 'detached', timeout: 30_000 })
+    await seed.admin.patch(`/api/resolutions/${seed.resolution}`, { sponsors: [seed.delegations.mexico, seed.delegations.brazil] })
+    await claudia.evaluate(() => document.dispatchEvent(new Event('visibilitychange')))
+    await panel.getByLabel('Name this version').waitFor({ timeout: 30_000 })
     // Esc closes the panel and gives the focus back to its button.
     await panel.getByRole('heading', { name: 'History of the text' }).focus()
     await claudia.keyboard.press('Escape')
