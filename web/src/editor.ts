@@ -43,7 +43,7 @@ export function readableOn(background: string): string {
   }
   const luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
   // Contrast with white: 1.05 / (L + 0.05); with black: (L + 0.05) / 0.05.
-  return 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 ? '#ffffff' : '#111111'
+  return 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 ? '#ffffff' : '#000000'
 }
 
 /** The caret of someone else, with their name and delegation on a flag. */

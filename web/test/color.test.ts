@@ -15,8 +15,10 @@ describe('cursor flags', () => {
     const { readableOn } = await import('../src/editor')
     expect(readableOn('#1f77b4')).toBe('#ffffff')
     expect(readableOn('#393b79')).toBe('#ffffff')
-    expect(readableOn('#bcbd22')).toBe('#111111')
-    expect(readableOn('#17becf')).toBe('#111111')
-    expect(readableOn('#ff7f0e')).toBe('#111111')
+    expect(readableOn('#bcbd22')).toBe('#000000')
+    expect(readableOn('#17becf')).toBe('#000000')
+    expect(readableOn('#ff7f0e')).toBe('#000000')
+    // Mid-tones reach 4.5:1 only with pure black: #9467bd gives 4.9:1 with #000, 4.4:1 with #111.
+    expect(readableOn('#9467bd')).toBe('#000000')
   })
 })

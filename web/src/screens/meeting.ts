@@ -3,6 +3,7 @@ import { api, type MeetingDetail } from '../api'
 import { h, append } from '../dom'
 import { t } from '../i18n'
 import { showError } from './errors'
+import { meetingExportMenu } from './export-menu'
 import { meetingFacts, phaseBadge, sponsorNames, sponsorsLine } from './parts'
 
 export async function meetingScreen(ctx: Context, id: string): Promise<Screen> {
@@ -64,6 +65,7 @@ export async function meetingScreen(ctx: Context, id: string): Promise<Screen> {
         h('h1', {}, meeting.title),
         meeting.theme ? h('p', { class: 'theme lead' }, t('meeting.theme', { theme: meeting.theme })) : null,
         h('p', { class: 'facts' }, meetingFacts(meeting).join(' · ')),
+        meetingExportMenu(meeting.id),
       ),
       h(
         'div',

@@ -13,6 +13,7 @@ import { schema } from '../schema'
 import { errorMessage, showError } from './errors'
 import { phaseBadge, sponsorNames, sponsorsLine } from './parts'
 import { colorOf } from '../color'
+import { historyFeature } from './history'
 
 const isMac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform)
 
@@ -227,15 +228,19 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
   const connection = connectionIndicator(() => live, ctx)
   sideStatus.append(connection.element)
 
-  append(ctx.main, [
-    h(
-      'section',
-      { class: 'page resolution-page' },
-      headerBox,
-      h('div', { class: 'res-layout' }, h('div', { class: 'res-main' }, messages, banner, toolbar, paper), side),
-      helpDialog,
-    ),
-  ])
+  const resMain = h('div', { class: 'res-main' }, messages, banner, toolbar, paper)
+  const resLayout = h('div', { class: 'res-layout' }, resMain, side)
+  append(ctx.main, [h('section', { class: 'page resolution-page' }, headerBox, resLayout, helpDialog)])
+  const history = historyFeature({
+    resolutionId: id,
+    role,
+    self: me ? { id: me.account.id, name: me.account.name } : null,
+    sponsor: () => Boolean(me?.account.delegation_id && view.resolution.sponsors.includes(me.account.delegation_id)),
+    phase: () => view.resolution.phase,
+    layout: resLayout,
+    main: resMain,
+    focusLive: () => (editor ? editor.focus() : paper.focus()),
+  })
 
   const run = (command: Command) => {
     if (!editor || !mayEdit()) return
@@ -258,6 +263,8 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
       { label: resolution.title },
     ])
     const moves = view.permissions.moves
+    // The History button and the Export menu are kept across redraws: keep the focus on them too.
+    const focused = document.activeElement
     replace(
       headerBox,
       h('p', { class: 'res-meeting' }, h('a', { href: `/meetings/${meeting.id}` }, meeting.title)),
@@ -282,8 +289,11 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
           t('res.projector'),
           h('span', { class: 'sr-only' }, ` (${t('res.projectorHint')})`),
         ),
+        history.button,
+        history.exportMenu(),
       ),
     )
+    if (focused instanceof HTMLElement && focused !== document.activeElement && headerBox.contains(focused)) focused.focus()
   }
 
   async function move(phase: Phase): Promise<void> {
@@ -452,6 +462,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
     drawBanner()
     drawToolbar()
     editor?.setProps({ editable: () => mayEdit(), attributes: editorAttributes })
+    history.refreshPermissions()
     if (editable !== wasEditable) announce(editable ? t('res.nowEditable') : t('res.nowReadOnly'))
     wasEditable = editable
   }
@@ -545,6 +556,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
       clearInterval(poll)
       document.removeEventListener('visibilitychange', onVisible)
       connection.destroy()
+      history.destroy()
       editor?.destroy()
       live?.destroy()
     },
@@ -554,6 +566,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
       drawToolbar()
       drawSide()
       drawHelp()
+      history.relabel()
       editor?.setProps({ attributes: editorAttributes })
       const loading = paper.querySelector('.loading')
       if (loading) loading.textContent = t('res.loading')
