@@ -13,6 +13,7 @@ import { schema } from '../schema'
 import { errorMessage, showError } from './errors'
 import { phaseBadge, sponsorNames, sponsorsLine } from './parts'
 import { colorOf } from '../color'
+import { amendmentsPanel } from './amendments'
 
 const isMac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform)
 
@@ -226,13 +227,21 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
   const messages = h('div', { class: 'res-messages', 'aria-live': 'polite' })
   const connection = connectionIndicator(() => live, ctx)
   sideStatus.append(connection.element)
+  const amendments = amendmentsPanel({
+    resolutionId: id,
+    me,
+    resolution: () => view.resolution,
+    delegations: () => delegations,
+    editor: () => editor,
+    onResolutionChange: () => void refresh(),
+  })
 
   append(ctx.main, [
     h(
       'section',
       { class: 'page resolution-page' },
       headerBox,
-      h('div', { class: 'res-layout' }, h('div', { class: 'res-main' }, messages, banner, toolbar, paper), side),
+      h('div', { class: 'res-layout' }, h('div', { class: 'res-main' }, messages, banner, toolbar, paper), h('div', { class: 'res-column' }, amendments.element, side)),
       helpDialog,
     ),
   ])
@@ -452,6 +461,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
     drawBanner()
     drawToolbar()
     editor?.setProps({ editable: () => mayEdit(), attributes: editorAttributes })
+    amendments.resolutionChanged()
     if (editable !== wasEditable) announce(editable ? t('res.nowEditable') : t('res.nowReadOnly'))
     wasEditable = editable
   }
@@ -506,7 +516,9 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
         'Mod-/': () => openHelp(),
       },
       onUpdate: updateToolbar,
+      plugins: [amendments.plugin],
     })
+    amendments.editorReady()
     updateToolbar()
     drawPresence()
   }
@@ -545,6 +557,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
       clearInterval(poll)
       document.removeEventListener('visibilitychange', onVisible)
       connection.destroy()
+      amendments.destroy()
       editor?.destroy()
       live?.destroy()
     },
@@ -554,6 +567,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
       drawToolbar()
       drawSide()
       drawHelp()
+      amendments.relabel()
       editor?.setProps({ attributes: editorAttributes })
       const loading = paper.querySelector('.loading')
       if (loading) loading.textContent = t('res.loading')
