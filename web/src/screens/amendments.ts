@@ -339,6 +339,9 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
 
   function drawTitle(): void {
     title.textContent = t('amend.title', { count: amendments.length })
+    // While the text is drafted there is nothing to amend: no panel unless
+    // amendments from an earlier tabling are still there.
+    element.hidden = options.resolution().phase === 'drafting' && amendments.length === 0
   }
 
   function drawFilter(): void {
