@@ -82,7 +82,9 @@ function draw(state: EditorState, placed: readonly Placed[], focused: string | n
           badge.title = spec.label
           // Read with the words through aria-describedby; the badge is seen, not read.
           badge.setAttribute('aria-hidden', 'true')
-          badge.textContent = String(spec.number)
+          // Drawn by CSS from data-n, so that the number is neither copied
+          // with the text nor counted in it.
+          badge.dataset.n = String(spec.number)
           return badge
         },
         { side: -1, key: `amend-${spec.id}-${spec.number}-${spec.status}${focus}`, ignoreSelection: true },

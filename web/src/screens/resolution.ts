@@ -241,7 +241,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
       'section',
       { class: 'page resolution-page' },
       headerBox,
-      h('div', { class: 'res-layout' }, h('div', { class: 'res-main' }, messages, banner, toolbar, paper), h('div', { class: 'res-column' }, amendments.element, side)),
+      h('div', { class: 'res-layout' }, h('div', { class: 'res-main' }, messages, banner, toolbar, paper), h('div', { class: 'res-column' }, side, amendments.element)),
       helpDialog,
     ),
   ])
