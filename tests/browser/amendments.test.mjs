@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
+  accessibilityProblems,
   ADMIN_EMAIL,
   ADMIN_PASSWORD,
   apiClient,
@@ -108,8 +109,9 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
     const chairApi = await apiClient(server.url, people.chair.email, PASSWORD)
     await chairApi.post(`/api/resolutions/${resolution}/phase`, { phase: 'tabled' })
 
-    const open = async (person) => {
-      const context = await newContext(browser, { width: 1366, height: 900 })
+    const open = async (person, { axe = false } = {}) => {
+      // bypassCSP: only where axe-core is injected.
+      const context = await newContext(browser, { width: 1366, height: 900, bypassCSP: axe })
       contexts.push(context)
       if (process.env.DEV_DIST) await devDist(context, server.url)
       const page = await context.newPage()
@@ -122,7 +124,7 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
       return page
     }
     const a = await open('peru')
-    const b = await open('brazil')
+    const b = await open('brazil', { axe: true })
     const original = (await blocks(a))[OPERATIVE_1]
     assert.match(original, /bring their national legislation into line/)
 
@@ -202,6 +204,11 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
     await b.mouse.move(0, 0)
     await screenshot(b, 'amendments', { committed: process.env.PLENARY_UPDATE_SCREENSHOTS === '1' })
     await screenshot(b, 'amendments')
+    assert.deepEqual(await accessibilityProblems(b), [], 'the panel, the thread and the vote are accessible')
+    // Every move is a labelled button within reach of the keyboard.
+    await entry(b, 1).getByRole('button', { name: 'Abstain' }).focus()
+    await b.keyboard.press('Shift+Tab')
+    assert.equal(await b.evaluate(() => document.activeElement?.textContent), 'No')
 
     // The chair closes the vote: adopted, and applied to the live text.
     await entry(c, 1).getByRole('button', { name: 'Close the vote' }).click()
