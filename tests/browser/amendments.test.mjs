@@ -178,6 +178,18 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
     await expand(c, 1)
     await entry(c, 1).getByRole('button', { name: 'Table it' }).click()
     await entry(c, 1).locator('.amend-status', { hasText: 'Tabled' }).waitFor(PATIENCE)
+    // Mexico proposes (by script) other words for the same place: the
+    // chair's voting list puts the one furthest from the text first.
+    const mexicoApi = await apiClient(server.url, people.mexico.email, PASSWORD)
+    await mexicoApi.post(`/api/resolutions/${resolution}/amendments`, {
+      paragraph: 'operative 1',
+      action: 'replace',
+      old_text: WORDS,
+      new_text: 'laws',
+    })
+    await entry(a, 2).waitFor(PATIENCE)
+    await c.getByText('Voting list').click()
+    await c.locator('.amend-order-groups li', { hasText: /Amendment 1\s+then\s+Amendment 2/ }).waitFor(PATIENCE)
     await entry(c, 1).getByRole('button', { name: 'Open the vote' }).click()
     await entry(c, 1).locator('.amend-status', { hasText: 'Being voted' }).waitFor(PATIENCE)
 
@@ -187,7 +199,6 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
     // B changes its mind before the vote closes.
     await entry(b, 1).getByRole('button', { name: 'No', exact: true, pressed: true }).waitFor(PATIENCE)
     await entry(b, 1).getByRole('button', { name: 'Yes', exact: true }).click()
-    const mexicoApi = await apiClient(server.url, people.mexico.email, PASSWORD)
     const amendmentId = await entry(c, 1).getAttribute('data-amendment')
     await mexicoApi.post(`/api/amendments/${amendmentId}/votes`, { vote: 'abstain' })
     const tally = entry(c, 1).getByTestId('tally')
@@ -224,5 +235,7 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
       await page.locator('.resolution-text .amend-mark').waitFor({ state: 'detached', ...PATIENCE })
     }
     assert.equal((await blocks(a))[OPERATIVE_1], original.replace(WORDS, 'national legislation and regional agreements'))
+    // Mexico's amendment to the same words fell with the adoption.
+    await entry(b, 2).locator('.amend-status', { hasText: 'Fallen' }).waitFor(PATIENCE)
   })
 })

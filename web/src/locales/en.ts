@@ -241,6 +241,10 @@ export const en = {
   'amend.comment.confirmDelete': 'Delete your comment? The replies stay.',
   'amend.comment.deleted': 'This comment was deleted.',
   'amend.comment.someone': 'A participant',
+  'amend.order.title': 'Voting list',
+  'amend.order.intro': 'Amendments to the same words are voted together, the one furthest from the text first: if it is adopted, the others fall.',
+  'amend.order.then': 'then',
+  'amend.order.collide': 'they collide',
 } as const
 
 export type MessageKey = keyof typeof en

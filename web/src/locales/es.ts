@@ -243,4 +243,8 @@ export const es: Record<MessageKey, string> = {
   'amend.comment.confirmDelete': '¿Eliminar su comentario? Las respuestas se conservan.',
   'amend.comment.deleted': 'Este comentario fue eliminado.',
   'amend.comment.someone': 'Un participante',
+  'amend.order.title': 'Orden de votación',
+  'amend.order.intro': 'Las enmiendas a las mismas palabras se votan juntas, primero la más alejada del texto: si se aprueba, las demás decaen.',
+  'amend.order.then': 'luego',
+  'amend.order.collide': 'se excluyen',
 }

@@ -243,4 +243,8 @@ export const fr: Record<MessageKey, string> = {
   'amend.comment.confirmDelete': 'Supprimer votre commentaire ? Les réponses restent.',
   'amend.comment.deleted': 'Ce commentaire a été supprimé.',
   'amend.comment.someone': 'Un participant',
+  'amend.order.title': 'Ordre de vote',
+  'amend.order.intro': 'Les amendements portant sur les mêmes mots sont mis aux voix ensemble, le plus éloigné du texte d’abord : s’il est adopté, les autres deviennent caducs.',
+  'amend.order.then': 'puis',
+  'amend.order.collide': 'ils s’excluent',
 }

@@ -243,4 +243,8 @@ export const pt: Record<MessageKey, string> = {
   'amend.comment.confirmDelete': 'Excluir o seu comentário? As respostas permanecem.',
   'amend.comment.deleted': 'Este comentário foi excluído.',
   'amend.comment.someone': 'Um participante',
+  'amend.order.title': 'Ordem de votação',
+  'amend.order.intro': 'As emendas às mesmas palavras são votadas juntas, primeiro a mais distante do texto: se for aprovada, as demais ficam prejudicadas.',
+  'amend.order.then': 'depois',
+  'amend.order.collide': 'excluem-se',
 }

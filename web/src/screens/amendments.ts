@@ -14,6 +14,7 @@ import {
   countByFilter,
   filterAmendments,
   highlighted,
+  isOpen,
   isWords,
   mayPropose,
   mayVote,
@@ -152,6 +153,11 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
   const proposeBox = h('div', { class: 'amend-propose' })
   const filterBox = h('div', { class: 'amend-filter' })
   const list = h('ol', { class: 'amend-list' })
+  // The chair's voting list: colliding amendments grouped, each group in voting order.
+  const votingBox = h('details', { class: 'amend-order' })
+  votingBox.addEventListener('toggle', () => {
+    if (votingBox.open) void loadVotingList()
+  })
   const message = h('div', { class: 'amend-message', 'aria-live': 'polite' })
   const element = h(
     'aside',
@@ -161,6 +167,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
     proposeBox,
     filterBox,
     list,
+    votingBox,
   )
   const dialog = h('dialog', { class: 'help-dialog amend-dialog', 'aria-labelledby': 'amend-form-title' })
   document.body.append(dialog)
@@ -742,6 +749,53 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
     }
   }
 
+  // ---- The voting list (the chair) -----------------------------------------
+
+  let votingList: Amendment[][] | null = null
+
+  function drawVotingList(): void {
+    const open = amendments.some((a) => isOpen(a.status))
+    votingBox.hidden = !(viewer.role === 'chair' || viewer.role === 'secretariat') || !open
+    const groups = votingList ?? []
+    keepingFocus(element, () =>
+      replace(
+        votingBox,
+        h('summary', { 'data-key': 'voting-list' }, t('amend.order.title')),
+        h('p', { class: 'hint' }, t('amend.order.intro')),
+        votingList === null
+          ? h('p', { class: 'hint' }, t('amend.loading'))
+          : h(
+              'ol',
+              { class: 'amend-order-groups' },
+              groups.map((group) =>
+                h(
+                  'li',
+                  {},
+                  group.map((amendment, index) => [
+                    index > 0 ? h('span', { class: 'amend-order-then' }, ` ${t('amend.order.then')} `) : null,
+                    h(
+                      'button',
+                      { class: 'link-button', type: 'button', onclick: () => select(amendment.id, { focusText: true, focusPanel: true }) },
+                      t('amend.number', { n: amendment.number }),
+                    ),
+                  ]),
+                  group.length > 1 ? h('span', { class: 'hint' }, ` — ${t('amend.order.collide')}`) : null,
+                ),
+              ),
+            ),
+      ),
+    )
+  }
+
+  async function loadVotingList(): Promise<void> {
+    try {
+      votingList = await amendApi.votingList(resolutionId)
+    } catch (error) {
+      say(errorMessage(error), 'error')
+    }
+    if (!destroyed) drawVotingList()
+  }
+
   // ---- Loading, and staying live ---------------------------------------------
 
   async function load(): Promise<void> {
@@ -759,6 +813,8 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
     drawList()
     drawHighlights()
     drawPropose()
+    drawVotingList()
+    if (votingBox.open) void loadVotingList()
     if (selected) await loadDetail()
   }
 
@@ -841,6 +897,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
       drawTitle()
       drawPropose()
       drawList()
+      drawVotingList()
       drawHighlights()
     },
     destroy(): void {
