@@ -57,34 +57,61 @@ function samePlaces(a: readonly Placed[], b: readonly Placed[]): boolean {
   return a.length === b.length && a.every((p, i) => p.spec === b[i].spec && p.from === b[i].from && p.to === b[i].to)
 }
 
+const RANK: Record<string, number> = { voting: 3, tabled: 2, proposed: 1 }
+
+/** One run of text and the amendments over it (several when they overlap). */
+export interface Segment {
+  from: number
+  to: number
+  specs: HighlightSpec[]
+}
+
+/**
+ * Cuts overlapping highlights into runs, each with every amendment over it,
+ * so that the words of two amendments are described as both, never as
+ * whichever happened to be drawn last.
+ */
+export function segments(placed: readonly { spec: HighlightSpec; from: number; to: number }[]): Segment[] {
+  const cuts = [...new Set(placed.flatMap((p) => [p.from, p.to]))].sort((a, b) => a - b)
+  const runs: Segment[] = []
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const [from, to] = [cuts[i], cuts[i + 1]]
+    const specs = placed.filter((p) => p.from <= from && p.to >= to).map((p) => p.spec)
+    if (specs.length) runs.push({ from, to, specs: specs.sort((a, b) => a.number - b.number) })
+  }
+  return runs
+}
+
 function draw(state: EditorState, placed: readonly Placed[], focused: string | null): DecorationSet {
   const decorations: Decoration[] = []
-  for (const { spec, from, to } of placed) {
+  for (const { from, to, specs } of segments(placed)) {
+    // The most advanced status colours the words; the focused one outlines them.
+    const lead = [...specs].sort((a, b) => (RANK[b.status] ?? 0) - (RANK[a.status] ?? 0))[0]
+    const focus = specs.some((spec) => spec.id === focused)
+    decorations.push(
+      Decoration.inline(from, to, {
+        class: `amend-mark amend-${lead.status}${focus ? ' amend-focus' : ''}`,
+        'data-amendment': focus ? (focused as string) : lead.id,
+        title: specs.map((spec) => spec.label).join('\n'),
+        'aria-describedby': specs.map((spec) => spec.describedBy).join(' '),
+      }),
+    )
+  }
+  for (const { spec, from } of placed) {
     const focus = spec.id === focused ? ' amend-focus' : ''
     decorations.push(
-      Decoration.inline(
-        from,
-        to,
-        {
-          class: `amend-mark amend-${spec.status}${focus}`,
-          'data-amendment': spec.id,
-          title: spec.label,
-          'aria-describedby': spec.describedBy,
-        },
-        { id: spec.id },
-      ),
       Decoration.widget(
         from,
         () => {
           const badge = document.createElement('span')
           badge.className = `amend-badge amend-${spec.status}${focus}`
           badge.dataset.amendment = spec.id
-          badge.title = spec.label
-          // Read with the words through aria-describedby; the badge is seen, not read.
-          badge.setAttribute('aria-hidden', 'true')
           // Drawn by CSS from data-n, so that the number is neither copied
           // with the text nor counted in it.
           badge.dataset.n = String(spec.number)
+          badge.title = spec.label
+          // Read with the words through aria-describedby; the badge is seen, not read.
+          badge.setAttribute('aria-hidden', 'true')
           return badge
         },
         { side: -1, key: `amend-${spec.id}-${spec.number}-${spec.status}${focus}`, ignoreSelection: true },

@@ -4,6 +4,7 @@ import type { Node as PMNode } from 'prosemirror-model'
 import { schema } from '../src/schema'
 import { model } from '../src/model'
 import { anchorRange, anchorSelection, decodePosition, type Binding } from '../src/anchors'
+import { segments } from '../src/amend-highlight'
 
 /** A body in a Y.Doc, and the ProseMirror document y-prosemirror would draw from it. */
 function setUp(paragraphs: [string, string, string][]) {
@@ -114,5 +115,22 @@ describe('anchors', () => {
     expect(anchorSelection(binding, pm, first.from, first.from)).toBe('empty')
     expect(anchorSelection(binding, pm, first.from, second.to)).toBe('paragraphs')
     expect(anchorRange(binding, pm, 'not base64!', '')).toBeNull()
+  })
+})
+
+describe('overlapping highlights', () => {
+  const spec = (id: string, number: number, status = 'tabled') => ({ id, number, status, start: '', end: '', label: id, describedBy: `w-${id}` })
+  it('are cut into runs that name every amendment over them', () => {
+    const runs = segments([
+      { spec: spec('b', 2), from: 15, to: 25 },
+      { spec: spec('a', 1), from: 10, to: 20 },
+      { spec: spec('c', 3), from: 30, to: 35 },
+    ])
+    expect(runs.map((run) => [run.from, run.to, run.specs.map((s) => s.id).join('')])).toEqual([
+      [10, 15, 'a'],
+      [15, 20, 'ab'],
+      [20, 25, 'b'],
+      [30, 35, 'c'],
+    ])
   })
 })
