@@ -34,8 +34,8 @@ async function expand(page, number) {
   await entry(page, number).locator('.amend-detail').waitFor(PATIENCE)
 }
 
-/** Selects `words` in block `index` with the mouse, as a person would, from the first letter to the last. */
-async function selectWords(page, index, words) {
+/** Where `words` are in block `index`: the middle of the left edge of the first letter and of the right edge of the last. */
+async function wordsAt(page, index, words) {
   const block = page.locator('.res-main .resolution-text > .block').nth(index)
   await block.scrollIntoViewIfNeeded()
   const points = await block.evaluate((element, wanted) => {
@@ -56,6 +56,12 @@ async function selectWords(page, index, words) {
     return null
   }, words)
   assert.ok(points, `"${words}" is in block ${index}`)
+  return points
+}
+
+/** Selects `words` in block `index` with the mouse, as a person would, from the first letter to the last. */
+async function selectWords(page, index, words) {
+  const points = await wordsAt(page, index, words)
   await page.mouse.move(points.x1, points.y1)
   await page.mouse.down()
   await page.mouse.move((points.x1 + points.x2) / 2, (points.y1 + points.y2) / 2, { steps: 4 })
@@ -127,6 +133,11 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
     const b = await open('brazil', { axe: true })
     const original = (await blocks(a))[OPERATIVE_1]
     assert.match(original, /bring their national legislation into line/)
+
+    // A click in the read-only text leaves a cursor: words would be inserted after the word it follows.
+    const protocol = await wordsAt(a, OPERATIVE_1, 'Protocol')
+    await a.mouse.click(protocol.x2, protocol.y2)
+    await a.getByTestId('amend-selection').filter({ hasText: 'Cursor after: “Protocol”' }).waitFor(PATIENCE)
 
     // A selects the words in the read-only text and proposes a replacement.
     await selectWords(a, OPERATIVE_1, WORDS)

@@ -325,3 +325,21 @@ export function paragraphNames(blocks: readonly { type: string; level?: string |
     }
   })
 }
+
+/**
+ * The word a cursor at `offset` in `text` follows, as [start, end): words
+ * are inserted after it ("insert at the cursor"). A cursor inside a word
+ * takes the whole word; one after spaces, the word before them; one at
+ * the very start, the first word. Null when there is no word.
+ */
+export function wordBefore(text: string, offset: number): [number, number] | null {
+  let end = Math.max(0, Math.min(offset, text.length))
+  if (end > 0 && /\s/.test(text[end - 1])) {
+    while (end > 0 && /\s/.test(text[end - 1])) end -= 1
+  } else {
+    while (end < text.length && !/\s/.test(text[end])) end += 1
+  }
+  let start = end
+  while (start > 0 && !/\s/.test(text[start - 1])) start -= 1
+  return end > start ? [start, end] : null
+}

@@ -9,6 +9,7 @@ import {
   ownsComment,
   paragraphNames,
   threadOf,
+  wordBefore,
   wordingIn,
   type Amendment,
   type Comment,
@@ -150,5 +151,21 @@ describe('amendment rules in the browser', () => {
     )
     setLanguage('en')
     expect(paragraphLabel(names[4])).toBe('Operative paragraph 2 (a)')
+  })
+})
+
+describe('insert at the cursor', () => {
+  const text = 'Urges parliaments to review  national legislation;'
+  const word = (offset: number) => {
+    const range = wordBefore(text, offset)
+    return range ? text.slice(range[0], range[1]) : null
+  }
+  it('anchors the word the cursor follows', () => {
+    expect(word(text.indexOf('review') + 'review'.length)).toBe('review')
+    expect(word(text.indexOf('national'))).toBe('review')
+    expect(word(text.indexOf('review') + 2)).toBe('review')
+    expect(word(text.length)).toBe('legislation;')
+    expect(word(0)).toBe('Urges')
+    expect(wordBefore('   ', 2)).toBeNull()
   })
 })

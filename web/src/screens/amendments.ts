@@ -26,6 +26,7 @@ import {
   ownsComment,
   paragraphNames,
   threadOf,
+  wordBefore,
   wordingIn,
   type AmendAction,
   type Amendment,
@@ -109,16 +110,19 @@ function bindingOf(view: EditorView): Binding | null {
   return sync?.binding ?? null
 }
 
-/** The words selected in the editor (a read-only text still has a DOM selection). */
+/**
+ * The words selected in the editor, or where its cursor is (a read-only
+ * text still has a DOM selection: a click leaves a collapsed one).
+ */
 function selectedRange(view: EditorView): { from: number; to: number } | null {
   const selection = document.getSelection()
-  if (selection && selection.rangeCount > 0 && !selection.isCollapsed) {
+  if (selection && selection.rangeCount > 0) {
     const range = selection.getRangeAt(0)
     if (view.dom.contains(range.startContainer) && view.dom.contains(range.endContainer)) {
       try {
         const from = view.posAtDOM(range.startContainer, range.startOffset)
         const to = view.posAtDOM(range.endContainer, range.endOffset)
-        if (to > from) return { from, to }
+        return { from: Math.min(from, to), to: Math.max(from, to) }
       } catch {
         // A position ProseMirror does not know (a widget): fall back to its own selection.
       }
@@ -126,6 +130,14 @@ function selectedRange(view: EditorView): { from: number; to: number } | null {
   }
   const { from, to } = view.state.selection
   return to > from ? { from, to } : null
+}
+
+/** A cursor (no words selected): the word it follows, to insert after. */
+function caretWord(view: EditorView, pos: number): { from: number; to: number } | null {
+  const $pos = view.state.doc.resolve(pos)
+  if (!$pos.parent.isTextblock) return null
+  const word = wordBefore($pos.parent.textContent, $pos.parentOffset)
+  return word ? { from: $pos.start() + word[0], to: $pos.start() + word[1] } : null
 }
 
 export function amendmentsPanel(options: AmendmentsPanelOptions) {
@@ -143,6 +155,8 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
   let detail: AmendmentDetail | null = null
   let detailError: string | null = null
   let selection: SelectionAnchor | null = null
+  /** Whether `selection` is the word before the cursor rather than selected words. */
+  let atCursor = false
   let replyTo: string | null = null
   let editing: string | null = null
   const drafts = new Map<string, string>()
@@ -210,7 +224,9 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
     if (!view || view.isDestroyed) return
     const range = selectedRange(view)
     const binding = bindingOf(view)
-    const next = range && binding ? anchorSelection(binding, view.state.doc, range.from, range.to) : null
+    const caret = range !== null && range.from === range.to
+    const words = range && caret ? caretWord(view, range.from) : range
+    const next = words && binding ? anchorSelection(binding, view.state.doc, words.from, words.to) : null
     const previous = selection
     if (typeof next === 'string' || next === null) {
       // A selection outside the text (in this panel) keeps the last one.
@@ -218,6 +234,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
       if (inside && view.dom.contains(inside)) selection = null
     } else {
       selection = next
+      atCursor = caret
     }
     if (previous?.start !== selection?.start || previous?.end !== selection?.end) drawPropose()
   }
@@ -234,7 +251,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
       h(
         'p',
         { class: 'hint amend-selection', 'data-testid': 'amend-selection' },
-        selection ? t('amend.selected', { words: selection.text }) : t('amend.selectHint'),
+        selection ? t(atCursor ? 'amend.cursorAfter' : 'amend.selected', { words: selection.text }) : t('amend.selectHint'),
       ),
       h('button', { class: 'button primary wide', type: 'button', 'data-key': 'propose', onclick: () => openForm() }, t('amend.propose')),
     )
@@ -254,13 +271,14 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
   function openForm(): void {
     readSelection()
     const anchored = selection
+    const cursor = atCursor
     const paragraphs = blocks()
     const field = (label: MessageKey, control: HTMLElement, hint?: string) =>
       h('div', { class: 'field' }, h('label', { for: control.id }, t(label)), hint ? h('p', { class: 'hint', id: `${control.id}-hint` }, hint) : null, control)
     const action = h(
       'select',
       { id: 'amend-action', name: 'action' },
-      ACTIONS.map((value) => h('option', { value, selected: value === (anchored ? 'replace' : 'add_paragraph') }, t(ACTION_LABEL[value]))),
+      ACTIONS.map((value) => h('option', { value, selected: value === (anchored ? (cursor ? 'insert' : 'replace') : 'add_paragraph') }, t(ACTION_LABEL[value]))),
     )
     const paragraph = h(
       'select',
@@ -322,7 +340,9 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
         },
       },
       h('h2', { id: 'amend-form-title' }, t('amend.form.title')),
-      anchored ? h('p', { class: 'amend-quote' }, t('amend.selected', { words: anchored.text })) : h('p', { class: 'hint' }, t('amend.form.noSelection')),
+      anchored
+        ? h('p', { class: 'amend-quote' }, t(cursor ? 'amend.cursorAfter' : 'amend.selected', { words: anchored.text }))
+        : h('p', { class: 'hint' }, t('amend.form.noSelection')),
       field('amend.form.action', action),
       paragraphField,
       oldField,
