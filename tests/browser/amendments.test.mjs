@@ -117,7 +117,8 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
 
     const open = async (person, { axe = false } = {}) => {
       // bypassCSP: only where axe-core is injected.
-      const context = await newContext(browser, { width: 1366, height: 900, bypassCSP: axe })
+      // The page with axe-core is also the one pictured: a taller window shows the whole thread.
+      const context = await newContext(browser, { width: 1366, height: axe ? 1080 : 900, bypassCSP: axe })
       contexts.push(context)
       if (process.env.DEV_DIST) await devDist(context, server.url)
       const page = await context.newPage()
@@ -181,6 +182,14 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
     await a.getByRole('textbox', { name: 'Reply to Ana Paula Souza' }).press('Tab')
     await comment.getByRole('button', { name: 'Send' }).click()
     await entry(b, 1).locator('.replies .comment', { hasText: 'Thank you, Brazil.' }).waitFor(PATIENCE)
+    // B edits its own comment (A may not: no such button); A sees the new words live.
+    const own = entry(b, 1).locator('.comment', { hasText: 'Brazil supports this' }).first()
+    assert.equal(await comment.locator(':scope > .comment-actions').getByRole('button', { name: 'Edit' }).count(), 0)
+    await own.locator(':scope > .comment-actions').getByRole('button', { name: 'Edit' }).click()
+    await b.getByRole('textbox', { name: 'Edit your comment' }).fill('Brazil supports this: our border states need it most.')
+    await b.getByRole('button', { name: 'Save' }).click()
+    await entry(a, 1).locator('.comment-body', { hasText: 'need it most.' }).waitFor(PATIENCE)
+    await entry(a, 1).locator('.comment-edited').first().waitFor(PATIENCE)
     // Only the chair may table it: A has no such button.
     assert.equal(await entry(a, 1).getByRole('button', { name: 'Table it' }).count(), 0)
 

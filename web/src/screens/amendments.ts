@@ -664,7 +664,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
     onCancel?: () => void
   }): HTMLElement {
     const id = `comment-${spec.key}`
-    const area = h('textarea', { id, rows: 2, 'data-key': spec.key, required: true })
+    const area = h('textarea', { id, rows: 2, 'data-key': spec.key, required: true, placeholder: spec.label })
     area.value = spec.initial
     area.addEventListener('input', () => drafts.set(spec.key, area.value))
     const problem = h('div', { class: 'form-message', 'aria-live': 'assertive' })
