@@ -257,5 +257,16 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
     assert.equal((await blocks(a))[OPERATIVE_1], original.replace(WORDS, 'national legislation and regional agreements'))
     // Mexico's amendment to the same words fell with the adoption.
     await entry(b, 2).locator('.amend-status', { hasText: 'Fallen' }).waitFor(PATIENCE)
+
+    // Whole paragraphs are amended from the same form: A proposes to move one.
+    await a.getByRole('button', { name: 'Propose an amendment' }).click()
+    await form.waitFor()
+    await form.getByLabel('What the amendment does').selectOption('move_paragraph')
+    const paragraph = form.getByLabel('Paragraph', { exact: true })
+    await paragraph.selectOption(await paragraph.locator('option', { hasText: 'Operative paragraph 6 —' }).getAttribute('value'))
+    await form.getByLabel('To follow').selectOption('operative 1')
+    await form.getByRole('button', { name: 'Propose', exact: true }).click()
+    await form.waitFor({ state: 'hidden' })
+    await b.locator('.amend-wording', { hasText: 'Move operative paragraph 6 to follow operative paragraph 1.' }).waitFor(PATIENCE)
   })
 })

@@ -77,6 +77,8 @@ export interface AmendmentDetail extends Amendment {
 export interface Proposal {
   action: AmendAction
   paragraph_id?: string
+  /** For a move: the paragraph it is to follow ("operative 2"), or "beginning". */
+  after?: string
   old_text?: string
   new_text?: string
   rationale?: string
@@ -115,12 +117,13 @@ export const STATUS_LABEL: Record<AmendStatus, MessageKey> = {
   fallen: 'amend.status.fallen',
 }
 
-export const ACTION_LABEL: Record<Exclude<AmendAction, 'move_paragraph'>, MessageKey> = {
+export const ACTION_LABEL: Record<AmendAction, MessageKey> = {
   replace: 'amend.action.replace',
   insert: 'amend.action.insert',
   delete: 'amend.action.delete',
   add_paragraph: 'amend.action.add_paragraph',
   delete_paragraph: 'amend.action.delete_paragraph',
+  move_paragraph: 'amend.action.move_paragraph',
   title: 'amend.action.title',
 }
 
@@ -295,35 +298,48 @@ export interface ParagraphName {
 /**
  * The names of the body's paragraphs, as delegates (and the server's
  * references) count them: preambular and operative paragraphs separately,
- * a sub-paragraph under the operative paragraph before it.
+ * a sub-paragraph under the paragraph before it ("operative 2 (a) (i)").
  */
 export function paragraphNames(blocks: readonly { type: string; level?: string | number | null }[]): ParagraphName[] {
   let preamble = 0
   let operative = 0
   let level1 = 0
   let level2 = 0
-  return blocks.map((block) => {
+  let parent: ParagraphName | null = null
+  return blocks.map((block): ParagraphName => {
     switch (block.type) {
       case 'preamble':
         preamble += 1
-        return { kind: 'preamble', number: String(preamble) }
+        level1 = 0
+        level2 = 0
+        parent = { kind: 'preamble', number: String(preamble) }
+        return parent
       case 'operative':
         operative += 1
         level1 = 0
         level2 = 0
-        return { kind: 'operative', number: String(operative) }
-      case 'subparagraph':
+        parent = { kind: 'operative', number: String(operative) }
+        return parent
+      case 'subparagraph': {
+        const base = parent ?? { kind: 'operative', number: '?' }
         if (String(block.level) === '2') {
           level2 += 1
-          return { kind: 'operative', number: `${operative} (${letter(Math.max(level1, 1))}) (${roman(level2)})` }
+          const letterPart = level1 > 0 ? ` (${letter(level1)})` : ''
+          return { kind: base.kind, number: `${base.number}${letterPart} (${roman(level2)})` }
         }
         level1 += 1
         level2 = 0
-        return { kind: 'operative', number: `${operative} (${letter(level1)})` }
+        return { kind: base.kind, number: `${base.number} (${letter(level1)})` }
+      }
       default:
         return { kind: 'heading', number: '' }
     }
   })
+}
+
+/** How the server names a paragraph in a proposal: "operative 2 (a)", "preamble 3". */
+export function reference(name: ParagraphName): string | null {
+  return name.kind === 'heading' ? null : `${name.kind} ${name.number}`
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   ownVote,
   ownsComment,
   paragraphNames,
+  reference,
   threadOf,
   wordBefore,
   wordingIn,
@@ -144,6 +145,9 @@ describe('amendment rules in the browser', () => {
       'operative 2 (a) (i)',
       'heading ',
     ])
+    expect(names.map(reference)).toEqual(['preamble 1', 'preamble 2', 'operative 1', 'operative 2', 'operative 2 (a)', 'operative 2 (a) (i)', null])
+    // A sub-paragraph of a preambular paragraph is named after it, as the server does.
+    expect(paragraphNames([{ type: 'preamble' }, { type: 'subparagraph', level: '1' }]).map(reference)).toEqual(['preamble 1', 'preamble 1 (a)'])
     setLanguage('fr')
     expect(paragraphLabel(names[1])).toBe('Alinéa 2 du préambule')
     expect(resultLine({ status: 'adopted', vote_result: { yes: 3, no: 1, abstain: 0, delegations: 5, rule: 'majority_of_votes_cast', adopted: true } })).toBe(

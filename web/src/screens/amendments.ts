@@ -25,6 +25,7 @@ import {
   ownVote,
   ownsComment,
   paragraphNames,
+  reference,
   threadOf,
   wordBefore,
   wordingIn,
@@ -56,7 +57,7 @@ export interface AmendmentsPanelOptions {
   onResolutionChange: () => void
 }
 
-const ACTIONS: Exclude<AmendAction, 'move_paragraph'>[] = ['replace', 'insert', 'delete', 'add_paragraph', 'delete_paragraph', 'title']
+const ACTIONS: AmendAction[] = ['replace', 'insert', 'delete', 'add_paragraph', 'delete_paragraph', 'move_paragraph', 'title']
 
 /** The element ids the text's highlights point at (aria-describedby). */
 export const wordingId = (id: string) => `amend-wording-${id}`
@@ -287,6 +288,15 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
         h('option', { value: p.id, selected: p.id === anchored?.paragraphId }, `${paragraphLabel(p.name)} — ${p.text.slice(0, 60)}${p.text.length > 60 ? '…' : ''}`),
       ),
     )
+    const target = h(
+      'select',
+      { id: 'amend-target', name: 'after' },
+      h('option', { value: 'beginning' }, t('amend.form.beginning')),
+      paragraphs.flatMap((p) => {
+        const value = reference(p.name)
+        return value ? [h('option', { value }, `${paragraphLabel(p.name)} — ${p.text.slice(0, 60)}${p.text.length > 60 ? '…' : ''}`)] : []
+      }),
+    )
     const oldText = h('input', { id: 'amend-old', name: 'old_text', type: 'text', value: anchored?.text ?? '', 'aria-describedby': 'amend-old-hint' })
     const newText = h('textarea', { id: 'amend-new', name: 'new_text', rows: 3 })
     const rationale = h('textarea', { id: 'amend-rationale', name: 'rationale', rows: 3 })
@@ -295,12 +305,14 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
     const oldField = field('amend.form.words', oldText, t('amend.form.wordsHint'))
     const newField = field('amend.form.newText', newText)
     const paragraphField = field('amend.form.paragraph', paragraph)
+    const targetField = field('amend.form.target', target)
     const newLabel = newField.querySelector('label') as HTMLLabelElement
     const sync = () => {
       const chosen = action.value as AmendAction
       oldField.hidden = !needsOldText(chosen)
       newField.hidden = !needsNewText(chosen)
       paragraphField.hidden = !needsParagraph(chosen)
+      targetField.hidden = chosen !== 'move_paragraph'
       newLabel.textContent = t(chosen === 'title' ? 'amend.form.newTitle' : chosen === 'add_paragraph' ? 'amend.form.newParagraph' : chosen === 'insert' ? 'amend.form.inserted' : 'amend.form.newText')
       const label = paragraphField.querySelector('label') as HTMLLabelElement
       label.textContent = t(chosen === 'add_paragraph' ? 'amend.form.after' : 'amend.form.paragraph')
@@ -315,6 +327,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
           const chosen = action.value as AmendAction
           const proposal: Parameters<typeof amendApi.propose>[1] = { action: chosen }
           if (needsParagraph(chosen)) proposal.paragraph_id = paragraph.value
+          if (chosen === 'move_paragraph') proposal.after = target.value
           if (needsOldText(chosen)) proposal.old_text = oldText.value
           if (needsNewText(chosen)) proposal.new_text = newText.value
           if (rationale.value.trim()) proposal.rationale = rationale.value.trim()
@@ -345,6 +358,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
         : h('p', { class: 'hint' }, t('amend.form.noSelection')),
       field('amend.form.action', action),
       paragraphField,
+      targetField,
       oldField,
       newField,
       field('amend.form.rationale', rationale),
