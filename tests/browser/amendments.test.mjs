@@ -69,18 +69,6 @@ async function selectWords(page, index, words) {
   await page.mouse.up()
 }
 
-// DEV ONLY (remove): serve the bundle of web/dist from disk instead of the embedded one.
-async function devDist(context, url) {
-  const { readFileSync, readdirSync } = await import('node:fs')
-  const dist = process.env.DEV_DIST
-  const files = readdirSync(`${dist}/assets`)
-  await context.route(/\/assets\/index-[^/]+\.(js|css)$/, (route) => {
-    const extension = route.request().url().endsWith('.js') ? '.js' : '.css'
-    const file = files.find((name) => name.startsWith('index-') && name.endsWith(extension))
-    return route.fulfill({ body: readFileSync(`${dist}/assets/${file}`), contentType: extension === '.js' ? 'text/javascript' : 'text/css' })
-  })
-}
-
 describe('amendments, from a selection to the adopted text', { skip: executable ? false : 'no Chromium or Chrome installed' }, () => {
   let server
   let browser
@@ -120,10 +108,8 @@ describe('amendments, from a selection to the adopted text', { skip: executable 
       // The page with axe-core is also the one pictured: a taller window shows the whole thread.
       const context = await newContext(browser, { width: 1366, height: axe ? 1080 : 900, bypassCSP: axe })
       contexts.push(context)
-      if (process.env.DEV_DIST) await devDist(context, server.url)
       const page = await context.newPage()
       page.on('pageerror', (error) => console.error(`[${person}] page error:`, error.stack))
-      if (process.env.DEV_DIST) page.on('console', (message) => console.error(`[${person}] console:`, message.text()))
       page.on('dialog', (dialog) => void dialog.accept())
       await signIn(page, server.url, people[person].email, PASSWORD, `/resolutions/${resolution}`)
       await page.locator('.connection[data-state="synced"]').waitFor(PATIENCE)

@@ -193,8 +193,9 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
   }
   const delegationName = (id: string | null) => (id ? (options.delegations().find((d) => d.id === id)?.name ?? id) : null)
 
-  function say(text: string, kind: 'error' | 'ok' = 'ok'): void {
-    replace(message, h('div', { class: `notice ${kind === 'error' ? 'error' : ''}`, role: kind === 'error' ? 'alert' : 'status' }, text))
+  /** A refusal or failure, in the server's words (its problem detail). */
+  function showProblem(error: unknown): void {
+    replace(message, h('div', { class: 'notice error', role: 'alert' }, errorMessage(error)))
   }
 
   // ---- Highlights in the text -------------------------------------------
@@ -525,7 +526,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
       const now = amendments.find((a) => a.id === amendment.id)
       if (now) announce(t('amend.nowStatus', { n: now.number, status: t(STATUS_LABEL[now.status]) }))
     } catch (error) {
-      say(errorMessage(error), 'error')
+      showProblem(error)
     } finally {
       busy = false
     }
@@ -578,7 +579,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
       announce(t('amend.vote.recorded', { vote: t(BALLOT_LABEL[ballot]) }))
       await load()
     } catch (error) {
-      say(errorMessage(error), 'error')
+      showProblem(error)
     }
   }
 
@@ -742,7 +743,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
       await amendApi.deleteComment(id)
       await loadDetail()
     } catch (error) {
-      say(errorMessage(error), 'error')
+      showProblem(error)
     }
   }
 
@@ -825,7 +826,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
     try {
       votingList = await amendApi.votingList(resolutionId)
     } catch (error) {
-      say(errorMessage(error), 'error')
+      showProblem(error)
     }
     if (!destroyed) drawVotingList()
   }
