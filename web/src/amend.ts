@@ -359,3 +359,21 @@ export function wordBefore(text: string, offset: number): [number, number] | nul
   while (start > 0 && !/\s/.test(text[start - 1])) start -= 1
   return end > start ? [start, end] : null
 }
+
+/** What a refetch brought: amendments new to this page, and those whose status moved. */
+export function changesBetween(
+  before: readonly Pick<Amendment, 'id' | 'status'>[],
+  after: readonly Amendment[],
+): { added: Amendment[]; moved: Amendment[] } {
+  const previous = new Map(before.map((a) => [a.id, a.status]))
+  return {
+    added: after.filter((a) => !previous.has(a.id)),
+    moved: after.filter((a) => previous.has(a.id) && previous.get(a.id) !== a.status),
+  }
+}
+
+/** Comments in `after` that `before` did not have, written by others. */
+export function newComments(before: readonly Comment[], after: readonly Comment[], viewer: Viewer): Comment[] {
+  const seen = new Set(before.map((c) => c.id))
+  return after.filter((c) => !seen.has(c.id) && c.author !== viewer.account && c.deleted_at === null)
+}

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import {
+  changesBetween,
   countByFilter,
   filterAmendments,
   highlighted,
   mayPropose,
+  newComments,
   movesFor,
   ownVote,
   ownsComment,
@@ -171,5 +173,17 @@ describe('insert at the cursor', () => {
     expect(word(text.length)).toBe('legislation;')
     expect(word(0)).toBe('Urges')
     expect(wordBefore('   ', 2)).toBeNull()
+  })
+})
+
+describe('what others did, for screen readers', () => {
+  it('finds new amendments, moved ones, and others\' new comments', () => {
+    const before = [amendment(1, 'proposed'), amendment(2, 'tabled')]
+    const after = [amendment(1, 'tabled'), amendment(2, 'tabled'), amendment(3, 'proposed')]
+    const { added, moved } = changesBetween(before, after)
+    expect(added.map((a) => a.number)).toEqual([3])
+    expect(moved.map((a) => a.number)).toEqual([1])
+    const comment = (id: string, author: string): Comment => ({ id, amendment_id: 'a1', parent_id: null, author, body: id, created_at: 0, edited_at: null, deleted_at: null })
+    expect(newComments([comment('c1', 'sol')], [comment('c1', 'sol'), comment('c2', 'ana'), comment('c3', 'sol')], author).map((c) => c.id)).toEqual(['c3'])
   })
 })

@@ -221,6 +221,7 @@ export const en = {
   'amend.confirmClose': 'Close the vote on amendment {n}? The result is final.',
   'amend.nowStatus': 'Amendment {n}: {status}',
   'amend.live.new': 'A new amendment was proposed: amendment {n}.',
+  'amend.live.comment': '{name} commented on amendment {n}.',
   'amend.vote.open': 'The vote is open',
   'amend.vote.closed': 'Result of the vote',
   'amend.vote.yes': 'Yes',

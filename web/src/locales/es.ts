@@ -223,6 +223,7 @@ export const es: Record<MessageKey, string> = {
   'amend.confirmClose': '¿Cerrar la votación de la enmienda {n}? El resultado es definitivo.',
   'amend.nowStatus': 'Enmienda {n}: {status}',
   'amend.live.new': 'Se ha propuesto una nueva enmienda: la enmienda {n}.',
+  'amend.live.comment': '{name} comentó la enmienda {n}.',
   'amend.vote.open': 'La votación está abierta',
   'amend.vote.closed': 'Resultado de la votación',
   'amend.vote.yes': 'Sí',

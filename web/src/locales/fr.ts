@@ -223,6 +223,7 @@ export const fr: Record<MessageKey, string> = {
   'amend.confirmClose': 'Clore le vote sur l’amendement {n} ? Le résultat est définitif.',
   'amend.nowStatus': 'Amendement {n} : {status}',
   'amend.live.new': 'Un nouvel amendement a été proposé : l’amendement {n}.',
+  'amend.live.comment': '{name} a commenté l’amendement {n}.',
   'amend.vote.open': 'Le vote est ouvert',
   'amend.vote.closed': 'Résultat du vote',
   'amend.vote.yes': 'Pour',

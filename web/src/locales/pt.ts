@@ -223,6 +223,7 @@ export const pt: Record<MessageKey, string> = {
   'amend.confirmClose': 'Encerrar a votação da emenda {n}? O resultado é definitivo.',
   'amend.nowStatus': 'Emenda {n}: {status}',
   'amend.live.new': 'Foi proposta uma nova emenda: a emenda {n}.',
+  'amend.live.comment': '{name} comentou a emenda {n}.',
   'amend.vote.open': 'A votação está aberta',
   'amend.vote.closed': 'Resultado da votação',
   'amend.vote.yes': 'Sim',

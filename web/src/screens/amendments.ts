@@ -11,6 +11,7 @@ import {
   STATUSES,
   STATUS_LABEL,
   amendApi,
+  changesBetween,
   countByFilter,
   filterAmendments,
   highlighted,
@@ -22,6 +23,7 @@ import {
   needsNewText,
   needsOldText,
   needsParagraph,
+  newComments,
   ownVote,
   ownsComment,
   paragraphNames,
@@ -871,17 +873,25 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
   }
 
   let pending: ReturnType<typeof setTimeout> | null = null
-  const known = () => new Set(amendments.map((a) => a.id))
-  function soon(announceNew: boolean): void {
+  /** Refetches after a notice, and tells screen readers what others did. */
+  function soon(): void {
     if (pending) clearTimeout(pending)
     pending = setTimeout(async () => {
       pending = null
-      const before = known()
+      const before = amendments.map((a) => ({ id: a.id, status: a.status }))
+      const thread = detail
       await load()
-      if (announceNew) {
-        const fresh = amendments.filter((a) => !before.has(a.id))
-        for (const amendment of fresh) announce(t('amend.live.new', { n: amendment.number }))
+      const { added, moved } = changesBetween(before, amendments)
+      const news = [
+        ...added.map((a) => t('amend.live.new', { n: a.number })),
+        ...moved.map((a) => t('amend.nowStatus', { n: a.number, status: t(STATUS_LABEL[a.status]) })),
+      ]
+      if (thread && detail && thread.id === detail.id) {
+        for (const comment of newComments(thread.comments, detail.comments, viewer)) {
+          news.push(t('amend.live.comment', { name: detail.names[comment.author] ?? t('amend.comment.someone'), n: detail.number }))
+        }
       }
+      if (news.length) announce(news.join(' '))
     }, 120)
   }
 
@@ -897,15 +907,15 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
         // Unknown shape: refetch everything.
       }
       if (topic === 'resolution' || topic === 'version') options.onResolutionChange()
-      if (topic !== 'resolution') soon(topic === 'amendment')
+      if (topic !== 'resolution') soon()
     })
     events.addEventListener('resync', () => {
       options.onResolutionChange()
-      soon(false)
+      soon()
     })
     // Reconnected after a break: what happened meanwhile was not heard.
     events.addEventListener('open', () => {
-      if (loaded) soon(false)
+      if (loaded) soon()
     })
   }
 
