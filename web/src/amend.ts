@@ -143,13 +143,12 @@ export function isWords(action: AmendAction): boolean {
   return action === 'replace' || action === 'insert' || action === 'delete'
 }
 
-/** Whether the proposal needs quoted words, new text. */
-export function needsOldText(action: AmendAction): boolean {
-  return isWords(action)
-}
+/** Whether the proposal needs new words (a new paragraph, a new title). */
 export function needsNewText(action: AmendAction): boolean {
   return action === 'replace' || action === 'insert' || action === 'add_paragraph' || action === 'title'
 }
+
+/** Whether the proposal names a paragraph (all but the title). */
 export function needsParagraph(action: AmendAction): boolean {
   return action !== 'title'
 }

@@ -21,7 +21,6 @@ import {
   mayVote,
   movesFor,
   needsNewText,
-  needsOldText,
   needsParagraph,
   newComments,
   ownVote,
@@ -312,7 +311,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
     const newLabel = newField.querySelector('label') as HTMLLabelElement
     const sync = () => {
       const chosen = action.value as AmendAction
-      oldField.hidden = !needsOldText(chosen)
+      oldField.hidden = !isWords(chosen)
       newField.hidden = !needsNewText(chosen)
       paragraphField.hidden = !needsParagraph(chosen)
       targetField.hidden = chosen !== 'move_paragraph'
@@ -331,7 +330,7 @@ export function amendmentsPanel(options: AmendmentsPanelOptions) {
           const proposal: Parameters<typeof amendApi.propose>[1] = { action: chosen }
           if (needsParagraph(chosen)) proposal.paragraph_id = paragraph.value
           if (chosen === 'move_paragraph') proposal.after = target.value
-          if (needsOldText(chosen)) proposal.old_text = oldText.value
+          if (isWords(chosen)) proposal.old_text = oldText.value
           if (needsNewText(chosen)) proposal.new_text = newText.value
           if (rationale.value.trim()) proposal.rationale = rationale.value.trim()
           // The selection's own anchor while it still says the same words;
