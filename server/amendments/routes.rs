@@ -99,6 +99,11 @@ pub struct AmendmentView {
     pub collides_with: Vec<String>,
     /// Votes cast, while voting and after.
     pub tally: Option<Tally>,
+    /// Where its words start, for the browser to highlight them: the stored
+    /// Yjs relative position (base64 of its v1 encoding), for word actions.
+    pub anchor_start: Option<String>,
+    /// Where its words end.
+    pub anchor_end: Option<String>,
 }
 
 /// Votes cast so far.
@@ -318,6 +323,11 @@ pub(crate) fn views(
                 anchor: anchor_state,
                 collides_with,
                 tally,
+                anchor_start: amendment
+                    .anchor_start
+                    .as_deref()
+                    .map(|a| STANDARD.encode(a)),
+                anchor_end: amendment.anchor_end.as_deref().map(|a| STANDARD.encode(a)),
                 amendment,
             };
             (view, placement)
@@ -625,6 +635,9 @@ pub struct AmendmentDetail {
     pub view: AmendmentView,
     /// Its thread, oldest first.
     pub comments: Vec<Comment>,
+    /// Account id → name, for its author and the authors of its thread
+    /// (the account list itself is the secretariat's only).
+    pub names: HashMap<String, String>,
 }
 
 async fn view_of(
@@ -651,14 +664,33 @@ async fn get_amendment(
     Path(id): Path<String>,
 ) -> Result<Json<AmendmentDetail>, ApiError> {
     let (resolution, view) = view_of(&state, &id).await?;
-    let comments = state
+    let comments: Vec<Comment> = state
         .directory()
         .comments(&resolution.id)
         .await?
         .into_iter()
         .filter(|comment| comment.amendment_id.as_deref() == Some(id.as_str()))
         .collect();
-    Ok(Json(AmendmentDetail { view, comments }))
+    let mut names = HashMap::new();
+    for account in std::iter::once(&view.amendment.author).chain(comments.iter().map(|c| &c.author))
+    {
+        if names.contains_key(&account.0) {
+            continue;
+        }
+        match state.directory().account(account).await {
+            Ok(found) => {
+                names.insert(account.0.clone(), found.name);
+            }
+            // A removed account leaves its words without a name, not an error.
+            Err(crate::store::StoreError::NotFound) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(Json(AmendmentDetail {
+        view,
+        comments,
+        names,
+    }))
 }
 
 /// Applies an accepted or adopted amendment to the text, through the

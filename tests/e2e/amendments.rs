@@ -685,4 +685,22 @@ async fn viewers_hear_changes_live() {
     }
     assert!(seen.contains("event: change"));
     assert!(seen.contains(&amendment));
+
+    // What the browser needs to draw it: the anchor to highlight (base64 of
+    // the Yjs relative positions) and the names of the people in the thread.
+    let (_, detail) = chair.get(&format!("/api/amendments/{amendment}")).await;
+    for field in ["anchor_start", "anchor_end"] {
+        let encoded = detail[field].as_str().expect("an anchor");
+        assert!(
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
+                .is_ok_and(|bytes| !bytes.is_empty()),
+            "{field}: {encoded}"
+        );
+    }
+    let author = detail["author"].as_str().expect("an author");
+    assert_eq!(detail["names"][author], "Claudia", "{detail}");
+    let (_, list) = chair
+        .get(&format!("/api/resolutions/{id}/amendments"))
+        .await;
+    assert_eq!(list[0]["anchor_start"], detail["anchor_start"]);
 }

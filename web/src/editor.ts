@@ -1,6 +1,6 @@
 // The ProseMirror view of a resolution's body, bound to the live Y.Doc with
 // y-prosemirror: the editor (with others' cursors) and the projector.
-import { EditorState, type Command } from 'prosemirror-state'
+import { EditorState, type Command, type Plugin } from 'prosemirror-state'
 import { EditorView } from 'prosemirror-view'
 import { keymap } from 'prosemirror-keymap'
 import { baseKeymap } from 'prosemirror-commands'
@@ -31,6 +31,8 @@ export interface BodyViewOptions {
   attributes: () => Record<string, string>
   /** Called after every transaction (toolbar state). */
   onUpdate?: (view: EditorView) => void
+  /** More plugins (the amendments' highlights). */
+  plugins?: Plugin[]
 }
 
 const CSS_HEX = /^#[0-9a-fA-F]{6}$/
@@ -98,6 +100,7 @@ export function createBodyView(mount: HTMLElement, options: BodyViewOptions): Ed
     )
   }
   if (options.follow) plugins.push(followPlugin())
+  plugins.push(...(options.plugins ?? []))
   // Editing keys do nothing on a read-only text, whatever has the focus.
   const guarded = (command: Command): Command => (state, dispatch, view) => (options.editable() ? command(state, dispatch, view) : false)
   const editing: Record<string, Command> = {}

@@ -14,6 +14,7 @@ import { errorMessage, showError } from './errors'
 import { phaseBadge, sponsorNames, sponsorsLine } from './parts'
 import { colorOf } from '../color'
 import { historyFeature } from './history'
+import { amendmentsPanel } from './amendments'
 
 const isMac = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform)
 
@@ -227,9 +228,17 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
   const messages = h('div', { class: 'res-messages', 'aria-live': 'polite' })
   const connection = connectionIndicator(() => live, ctx)
   sideStatus.append(connection.element)
+  const amendments = amendmentsPanel({
+    resolutionId: id,
+    me,
+    resolution: () => view.resolution,
+    delegations: () => delegations,
+    editor: () => editor,
+    onResolutionChange: () => void refresh(),
+  })
 
   const resMain = h('div', { class: 'res-main' }, messages, banner, toolbar, paper)
-  const resLayout = h('div', { class: 'res-layout' }, resMain, side)
+  const resLayout = h('div', { class: 'res-layout' }, resMain, h('div', { class: 'res-column' }, side, amendments.element))
   append(ctx.main, [h('section', { class: 'page resolution-page' }, headerBox, resLayout, helpDialog)])
   const history = historyFeature({
     resolutionId: id,
@@ -463,6 +472,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
     drawToolbar()
     editor?.setProps({ editable: () => mayEdit(), attributes: editorAttributes })
     history.refreshPermissions()
+    amendments.resolutionChanged()
     if (editable !== wasEditable) announce(editable ? t('res.nowEditable') : t('res.nowReadOnly'))
     wasEditable = editable
   }
@@ -517,7 +527,9 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
         'Mod-/': () => openHelp(),
       },
       onUpdate: updateToolbar,
+      plugins: [amendments.plugin],
     })
+    amendments.editorReady()
     updateToolbar()
     drawPresence()
   }
@@ -557,6 +569,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
       document.removeEventListener('visibilitychange', onVisible)
       connection.destroy()
       history.destroy()
+      amendments.destroy()
       editor?.destroy()
       live?.destroy()
     },
@@ -567,6 +580,7 @@ export async function resolutionScreen(ctx: Context, id: string): Promise<Screen
       drawSide()
       drawHelp()
       history.relabel()
+      amendments.relabel()
       editor?.setProps({ attributes: editorAttributes })
       const loading = paper.querySelector('.loading')
       if (loading) loading.textContent = t('res.loading')
