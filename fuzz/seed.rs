@@ -14,9 +14,15 @@ pub fn replica() -> Replica {
                 Inline::plain(" el Protocolo de Palermo,"),
             ],
         ),
-        Block::new(BlockKind::Operative, vec![Inline::plain("Exhorte les États ;")]),
+        Block::new(
+            BlockKind::Operative,
+            vec![Inline::plain("Exhorte les États ;")],
+        ),
         Block::subparagraph(1, vec![Inline::plain("à protéger les victimes ;")]),
-        Block::new(BlockKind::Operative, vec![Inline::plain("Decide continuar.")]),
+        Block::new(
+            BlockKind::Operative,
+            vec![Inline::plain("Decide continuar.")],
+        ),
     ];
     let mut replica = Replica::empty();
     if let Ok(update) = decode_update(&body_update(&blocks)) {

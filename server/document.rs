@@ -549,7 +549,9 @@ pub fn read_update(update: &[u8]) -> Result<Vec<Block>, crate::sync::crdt::Inval
     })) {
         Ok(Ok(())) => Ok(read_body(&doc)),
         Ok(Err(error)) => Err(crate::sync::crdt::InvalidUpdate::Apply(error.to_string())),
-        Err(_) => Err(crate::sync::crdt::InvalidUpdate::Apply("apply panicked".into())),
+        Err(_) => Err(crate::sync::crdt::InvalidUpdate::Apply(
+            "apply panicked".into(),
+        )),
     }
 }
 

@@ -88,9 +88,7 @@ fuzz_target!(|data: &[u8]| {
                 3 | 4 => {
                     let value = program.text();
                     let text = match path.last() {
-                        Some(parent) => {
-                            parent.push_back(&mut transaction, XmlTextPrelim::new(""))
-                        }
+                        Some(parent) => parent.push_back(&mut transaction, XmlTextPrelim::new("")),
                         None => body.push_back(&mut transaction, XmlTextPrelim::new("")),
                     };
                     let mut marks = Attrs::new();

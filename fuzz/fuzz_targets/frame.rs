@@ -41,4 +41,3 @@ fuzz_target!(|data: &[u8]| {
 
 #[path = "../seed.rs"]
 mod plenary_fuzz_seed;
-
