@@ -8,7 +8,6 @@
 use libfuzzer_sys::fuzz_target;
 use plenary::document::{numbers, read_body, read_update};
 use plenary::sync::crdt::{MAX_PENDING_BYTES, decode_update};
-use yrs::Transact;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, rest)) = data.split_first() else {
@@ -26,8 +25,7 @@ fuzz_target!(|data: &[u8]| {
         if replica.apply(update).is_err() {
             replica = plenary_fuzz_seed::replica();
         }
-        let store = replica.doc().transact();
-        let pending = store_pending_bytes(&store);
+        let pending = replica.pending_bytes();
         assert!(
             pending <= MAX_PENDING_BYTES,
             "{pending} pending bytes kept after apply"
@@ -37,25 +35,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = numbers(&blocks);
     let _ = replica.full_state();
 });
-
-fn store_pending_bytes<T: yrs::ReadTxn>(transaction: &T) -> usize {
-    let store = transaction.store();
-    let update = store
-        .pending_update()
-        .map(|pending| {
-            use yrs::updates::encoder::Encode;
-            pending.update.encode_v1().len()
-        })
-        .unwrap_or_default();
-    let deletions = store
-        .pending_ds()
-        .map(|ds| {
-            use yrs::updates::encoder::Encode;
-            ds.encode_v1().len()
-        })
-        .unwrap_or_default();
-    update + deletions
-}
 
 #[path = "../seed.rs"]
 mod plenary_fuzz_seed;

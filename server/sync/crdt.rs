@@ -213,6 +213,14 @@ impl Replica {
             .clone()
     }
 
+    /// Bytes of pending structs and deletions held for updates whose
+    /// dependencies have not arrived (bounded by `MAX_PENDING_BYTES`).
+    pub fn pending_bytes(&self) -> usize {
+        pending_fingerprint(&self.doc.transact())
+            .map(|(update, deletions)| update.len() + deletions.len())
+            .unwrap_or_default()
+    }
+
     /// The yrs document, for reading its content.
     pub fn doc(&self) -> &Doc {
         &self.doc
