@@ -200,7 +200,7 @@ fn load_compacted(c: &mut Criterion) {
     group.bench_function("Replica::full_state after load (first sync step 2)", |b| {
         b.iter_batched(
             || Replica::load(&compacted).expect("loads"),
-            |mut replica| replica.full_state(),
+            |mut replica| replica.full_state().expect("encodes"),
             BatchSize::SmallInput,
         );
     });

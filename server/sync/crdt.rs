@@ -23,6 +23,11 @@ pub enum InvalidUpdate {
     /// make the server hold an unbounded amount of it.
     #[error("too many updates wait for missing ones (more than {MAX_PENDING_BYTES} bytes)")]
     TooMuchPending,
+    /// yrs integrated the update but can no longer encode the document: it
+    /// panics re-merging some pending structs it accepted (yrs 0.28.1,
+    /// `merge_pending_v1`). Found by fuzzing; such an update is refused.
+    #[error("the document could not be encoded with it")]
+    Unencodable,
 }
 
 /// The most pending content (structs and deletions waiting for missing
@@ -135,37 +140,58 @@ impl Replica {
 
     /// Applies an update from a client.
     ///
+    /// yrs panics on some crafted updates, while applying them, while
+    /// committing them, or later, when it encodes the document. Every one of
+    /// those runs here under `catch_unwind`, and the transaction is never
+    /// dropped while a panic unwinds (its commit would panic again, and a
+    /// panic during unwinding aborts the process). An update that leaves
+    /// pending structs behind is checked by encoding the whole document
+    /// (kept as the cached full state), so `full_state` and `diff` never meet
+    /// pending structs yrs cannot encode.
+    ///
     /// On `Err` the replica may hold part of the update: the caller must
     /// rebuild it from the store before serving anyone from it.
     pub fn apply(&mut self, update: Update) -> Result<Applied, InvalidUpdate> {
         let mut transaction = self.doc.transact_mut();
-        let pending_before = pending_fingerprint(&transaction);
-        let outcome = catch_unwind(AssertUnwindSafe(|| transaction.apply_update(update)));
-        match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => return Err(InvalidUpdate::Apply(error.to_string())),
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let pending_before = pending_fingerprint(&transaction);
+            transaction
+                .apply_update(update)
+                .map_err(|error| InvalidUpdate::Apply(error.to_string()))?;
+            let pending_after = pending_fingerprint(&transaction);
+            // Pending structs (missing dependencies) change neither the
+            // insert nor the delete set, but must be stored all the same, or
+            // they would be gone after a restart.
+            let changed = !transaction.insert_set().is_empty()
+                || !transaction.delete_set().is_empty()
+                || pending_after != pending_before;
+            Ok((changed, pending_before, pending_after))
+        }));
+        // The commit runs in the transaction's `drop`; it runs here, never
+        // during an unwind, and its own panic is caught.
+        let committed = catch_unwind(AssertUnwindSafe(move || drop(transaction))).is_ok();
+        let (changed, pending_before, pending_after) = match outcome {
+            Ok(Ok(applied)) => applied,
+            Ok(Err(error)) => return Err(error),
             Err(_) => return Err(InvalidUpdate::Apply("apply panicked".into())),
+        };
+        if !committed {
+            return Err(InvalidUpdate::Apply("commit panicked".into()));
         }
-        // Pending structs (missing dependencies) change neither the insert
-        // nor the delete set, but must be stored all the same, or they would
-        // be gone after a restart.
-        let pending_after = pending_fingerprint(&transaction);
-        let changed = !transaction.insert_set().is_empty()
-            || !transaction.delete_set().is_empty()
-            || pending_after != pending_before;
-        drop(transaction);
         if let Some((update, deletions)) = &pending_after
             && update.len() + deletions.len() > MAX_PENDING_BYTES
         {
             // The caller rebuilds the replica without this update.
             return Err(InvalidUpdate::TooMuchPending);
         }
-        if changed {
-            self.full_state = None;
-            Ok(Applied::Changed)
-        } else {
-            Ok(Applied::Unchanged)
+        if !changed {
+            return Ok(Applied::Unchanged);
         }
+        self.full_state = None;
+        if pending_after.is_some() && pending_after != pending_before {
+            self.full_state = Some(self.encode_full_state()?);
+        }
+        Ok(Applied::Changed)
     }
 
     /// Runs a server-side change as one local transaction; returns the update
@@ -193,24 +219,36 @@ impl Replica {
     }
 
     /// What a peer with `state_vector` is missing (the answer to its step 1).
-    pub fn diff(&mut self, state_vector: &StateVector) -> Bytes {
+    pub fn diff(&mut self, state_vector: &StateVector) -> Result<Bytes, InvalidUpdate> {
         if state_vector.is_empty() {
             return self.full_state();
         }
-        Bytes::from(self.doc.transact().encode_state_as_update_v1(state_vector))
+        let doc = &self.doc;
+        catch_unwind(AssertUnwindSafe(|| {
+            Bytes::from(doc.transact().encode_state_as_update_v1(state_vector))
+        }))
+        .map_err(|_| InvalidUpdate::Unencodable)
     }
 
     /// The whole document as one update, cached until the next change.
-    pub fn full_state(&mut self) -> Bytes {
-        self.full_state
-            .get_or_insert_with(|| {
-                Bytes::from(
-                    self.doc
-                        .transact()
-                        .encode_state_as_update_v1(&StateVector::default()),
-                )
-            })
-            .clone()
+    pub fn full_state(&mut self) -> Result<Bytes, InvalidUpdate> {
+        if let Some(state) = &self.full_state {
+            return Ok(state.clone());
+        }
+        let state = self.encode_full_state()?;
+        self.full_state = Some(state.clone());
+        Ok(state)
+    }
+
+    fn encode_full_state(&self) -> Result<Bytes, InvalidUpdate> {
+        catch_unwind(AssertUnwindSafe(|| {
+            Bytes::from(
+                self.doc
+                    .transact()
+                    .encode_state_as_update_v1(&StateVector::default()),
+            )
+        }))
+        .map_err(|_| InvalidUpdate::Unencodable)
     }
 
     /// Bytes of pending structs and deletions held for updates whose
@@ -248,7 +286,13 @@ fn pending_fingerprint<T: ReadTxn>(transaction: &T) -> Option<(Vec<u8>, Vec<u8>)
 /// exactly what `stored` holds; deleted content is garbage-collected.
 pub fn fold(stored: &StoredDocument) -> Result<Vec<u8>, CorruptDocument> {
     let mut replica = Replica::load(stored)?;
-    Ok(replica.full_state().to_vec())
+    let state = replica
+        .full_state()
+        .map_err(|error| CorruptDocument::Unreadable {
+            seq: stored.updates.last().map_or(0, |update| update.seq.0),
+            reason: error.to_string(),
+        })?;
+    Ok(state.to_vec())
 }
 
 #[cfg(test)]
@@ -268,6 +312,76 @@ mod tests {
     fn text(replica: &Replica) -> String {
         let text = replica.doc().get_or_insert_text("t");
         text.get_string(&replica.doc().transact())
+    }
+
+    /// A short resolution, as the fuzz targets start from.
+    fn seeded() -> Replica {
+        use crate::document::{Block, BlockKind, Inline, body_update};
+        let blocks = vec![
+            Block::new(
+                BlockKind::Preamble,
+                vec![
+                    Inline::italic("Recordando"),
+                    Inline::plain(" el Protocolo,"),
+                ],
+            ),
+            Block::new(
+                BlockKind::Operative,
+                vec![Inline::plain("Exhorte les États ;")],
+            ),
+        ];
+        let mut replica = Replica::empty();
+        let update = decode_update(&body_update(&blocks)).expect("valid");
+        assert_eq!(replica.apply(update), Ok(Applied::Changed));
+        replica
+    }
+
+    /// Applies `update`, as the room does: on a refusal the replica is
+    /// rebuilt (here: started again). Whatever happens, it still encodes.
+    fn apply_like_the_room(replica: &mut Replica, update: &[u8]) {
+        let Ok(update) = decode_update(update) else {
+            return;
+        };
+        if replica.apply(update).is_err() {
+            *replica = seeded();
+        }
+        assert!(replica.full_state().is_ok());
+    }
+
+    /// What the fuzzer found (fuzz/findings/): yrs 0.28.1 accepted these
+    /// updates, then panicked encoding the document with their pending
+    /// structs, outside any `catch_unwind`. Each is now refused, and the
+    /// document answers every sync request afterwards.
+    #[test]
+    fn updates_yrs_cannot_encode_are_refused_and_the_document_still_encodes() {
+        use crate::sync::protocol::{Message, decode_frame};
+        let update_cases: [&[u8]; 1] = [include_bytes!("../../fuzz/findings/update-yrs-abort-1")];
+        for data in update_cases {
+            // As the `update` target: the first byte cuts the rest in 1–4 updates.
+            let (split, rest) = data.split_first().expect("not empty");
+            let size = rest.len().div_ceil(usize::from(split % 4) + 1).max(1);
+            let mut replica = seeded();
+            for chunk in rest.chunks(size) {
+                apply_like_the_room(&mut replica, chunk);
+            }
+        }
+        let frame_cases: [&[u8]; 2] = [
+            include_bytes!("../../fuzz/findings/frame-yrs-abort-1"),
+            include_bytes!("../../fuzz/findings/frame-yrs-abort-2"),
+        ];
+        for data in frame_cases {
+            let messages = decode_frame(&Bytes::copy_from_slice(data)).expect("decodes");
+            let mut replica = seeded();
+            for message in messages {
+                match message {
+                    Message::SyncStep2(update) | Message::Update(update) => {
+                        apply_like_the_room(&mut replica, &update);
+                    }
+                    _ => {}
+                }
+            }
+            assert!(replica.diff(&StateVector::default()).is_ok());
+        }
     }
 
     #[test]
@@ -367,8 +481,8 @@ mod tests {
     #[test]
     fn the_full_state_is_cached_until_the_next_change() {
         let mut replica = Replica::empty();
-        let empty = replica.full_state();
-        assert_eq!(replica.full_state(), empty);
+        let empty = replica.full_state().expect("encodes");
+        assert_eq!(replica.full_state().expect("encodes"), empty);
         let update = edit(2, |doc| {
             doc.get_or_insert_text("t")
                 .insert(&mut doc.transact_mut(), 0, "Decides");
@@ -376,7 +490,7 @@ mod tests {
         replica
             .apply(decode_update(&update).expect("valid"))
             .expect("applies");
-        assert_ne!(replica.full_state(), empty);
+        assert_ne!(replica.full_state().expect("encodes"), empty);
         assert_eq!(text(&replica), "Decides");
     }
 }

@@ -1050,8 +1050,24 @@ impl Room {
     fn handle_message(&mut self, connection: ConnectionId, message: Inbound) {
         match message {
             Inbound::SyncStep1(state_vector) => {
-                let diff = self.replica.diff(&state_vector);
-                self.deliver(Delivery(connection, protocol::encode_sync_step2(&diff)));
+                match self.replica.diff(&state_vector) {
+                    Ok(diff) => {
+                        self.deliver(Delivery(connection, protocol::encode_sync_step2(&diff)));
+                    }
+                    Err(error) => {
+                        // `apply` refuses what yrs cannot encode, so this is
+                        // a yrs fault on content we hold: reload it.
+                        tracing::error!(%connection, %error, "could not answer sync step 1; rebuilding");
+                        self.close_member(
+                            connection,
+                            CloseReason::new(
+                                close::INTERNAL_ERROR,
+                                "the document could not be sent; reconnect",
+                            ),
+                        );
+                        self.needs_rebuild = true;
+                    }
+                }
             }
             Inbound::Update { raw, update } => self.apply_update(connection, raw, update),
             Inbound::Awareness(entries) => {
