@@ -53,6 +53,10 @@ pub enum StoreError {
     /// A migration could not be applied, or the database is newer than this binary.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The commit this write shared with other documents' writes failed
+    /// (SQLite's group commit); what the database said.
+    #[error("database error: {0}")]
+    Batch(String),
     /// A failure injected by [`faults::FaultyStore`].
     #[error("injected fault: {0}")]
     Injected(&'static str),

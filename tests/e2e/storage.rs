@@ -102,6 +102,57 @@ test_both_dbs!(
     a_taken_sequence_is_a_conflict_and_stores_nothing_postgres
 );
 
+/// Many documents appending at once (SQLite commits them together, in one
+/// transaction): every append lands in its own document, in order; one that
+/// conflicts is refused alone, and stores nothing, while the others commit.
+async fn concurrent_appends_of_many_documents_commit_independently(db: TestDb) {
+    let store = db.store().await;
+    let (updates, expected) = typing_updates(6);
+    let clash = doc_id("committee-clash");
+    store
+        .append_updates(&clash, Seq(1), &as_new(&updates[..2]))
+        .await
+        .expect("first append");
+    let mut appends = Vec::new();
+    for index in 0..64 {
+        let store = store.clone();
+        let updates = updates.clone();
+        appends.push(tokio::spawn(async move {
+            let document = doc_id(&format!("committee-{index}"));
+            store
+                .append_updates(&document, Seq(1), &as_new(&updates[..3]))
+                .await?;
+            store
+                .append_updates(&document, Seq(4), &as_new(&updates[3..]))
+                .await
+        }));
+    }
+    // Seq 2 is taken: refused, in the middle of the others.
+    let refused = store
+        .append_updates(&clash, Seq(2), &as_new(&updates[2..]))
+        .await
+        .expect_err("seq 2 is taken");
+    assert!(matches!(refused, StoreError::Conflict(_)), "{refused:?}");
+    for append in appends {
+        append.await.expect("joins").expect("appends");
+    }
+    for index in 0..64 {
+        let stored = store
+            .load_document(&doc_id(&format!("committee-{index}")))
+            .await
+            .expect("load");
+        assert_eq!(stored.last_seq(), Seq(6));
+        assert_eq!(text_of(&stored), expected);
+    }
+    let stored = store.load_document(&clash).await.expect("load");
+    assert_eq!(stored.last_seq(), Seq(2));
+}
+test_both_dbs!(
+    concurrent_appends_of_many_documents_commit_independently,
+    concurrent_appends_of_many_documents_commit_independently_sqlite,
+    concurrent_appends_of_many_documents_commit_independently_postgres
+);
+
 async fn a_snapshot_folds_the_log_prefix(db: TestDb) {
     let store = db.store().await;
     let document = doc_id("resolution-d");
