@@ -9,6 +9,7 @@
 pub mod awareness;
 pub mod connection;
 pub mod crdt;
+pub mod preflight;
 pub mod protocol;
 pub mod room;
 

@@ -8,6 +8,7 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, Options, ReadTxn, StateVector, Transact, Update};
 
+use super::preflight;
 use crate::store::StoredDocument;
 
 /// Why an update or state vector from a client was refused.
@@ -53,7 +54,11 @@ const LOAD_CHUNK: usize = 64;
 /// Decodes a client's update. Runs on the connection's task, so decoding is
 /// spread over the cores; yrs has panicked on crafted input before, so a
 /// panic is caught here, at the trust boundary, and becomes an error.
+///
+/// [`preflight`] walks the bytes first: yrs would reserve memory for any
+/// count the update declares, and recurse once per level of nesting.
 pub fn decode_update(bytes: &[u8]) -> Result<Update, InvalidUpdate> {
+    preflight::check_update(bytes).map_err(|error| InvalidUpdate::Decode(error.to_string()))?;
     match catch_unwind(|| Update::decode_v1(bytes)) {
         Ok(Ok(update)) => Ok(update),
         Ok(Err(error)) => Err(InvalidUpdate::Decode(error.to_string())),
@@ -63,6 +68,8 @@ pub fn decode_update(bytes: &[u8]) -> Result<Update, InvalidUpdate> {
 
 /// Decodes a client's state vector (sync step 1).
 pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, InvalidUpdate> {
+    preflight::check_state_vector(bytes)
+        .map_err(|error| InvalidUpdate::Decode(error.to_string()))?;
     match catch_unwind(|| StateVector::decode_v1(bytes)) {
         Ok(Ok(state_vector)) => Ok(state_vector),
         Ok(Err(error)) => Err(InvalidUpdate::Decode(error.to_string())),

@@ -1,0 +1,402 @@
+//! A walk over a client's yrs v1 update (or state vector) before yrs
+//! decodes it.
+//!
+//! yrs 0.28 reserves memory for every count an update declares
+//! (`try_reserve(len)`): a message of six bytes can make it allocate and
+//! clear hundreds of megabytes before it finds that the bytes are missing
+//! (found by `fuzz/update`, which slowed to 70 executions a second and
+//! half a gigabyte of memory). It also decodes nested `Any` values by
+//! recursion, so a deep enough nesting overflows the stack, which aborts the
+//! whole process. This walk allocates nothing: it checks every count against
+//! the bytes left (every element takes at least one byte) and bounds the
+//! nesting, and refuses the message before yrs sees it. It mirrors yrs's
+//! reader (`Update::decode`, `ItemContent::decode`, `Any::decode`,
+//! `IdSet::decode`); anything it does not recognise, yrs refuses too.
+
+/// The deepest nesting of arrays and maps in an `Any` value. yrs's own
+/// JSON reader (embeds, formats) stops at serde_json's 128; documents made
+/// by the browser client nest no `Any` at all.
+pub const MAX_ANY_DEPTH: usize = 64;
+
+/// Why a message was refused before decoding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    /// The message ends in the middle of a value.
+    #[error("the message ends early (at byte {0})")]
+    Truncated(usize),
+    /// A declared count needs more bytes than the message has left.
+    #[error("a count of {count} at byte {at} needs more than the {left} bytes left")]
+    Count {
+        /// The declared count.
+        count: u64,
+        /// Where it was read.
+        at: usize,
+        /// Bytes after it.
+        left: usize,
+    },
+    /// Arrays or maps nested deeper than [`MAX_ANY_DEPTH`].
+    #[error("values nested deeper than {MAX_ANY_DEPTH} levels")]
+    TooDeep,
+    /// A tag that yrs does not know either.
+    #[error("unknown {what} {value} at byte {at}")]
+    Unknown {
+        /// What kind of tag.
+        what: &'static str,
+        /// Its value.
+        value: u8,
+        /// Where it was read.
+        at: usize,
+    },
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn left(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+
+    fn byte(&mut self) -> Result<u8, ShapeError> {
+        let byte = *self
+            .bytes
+            .get(self.at)
+            .ok_or(ShapeError::Truncated(self.at))?;
+        self.at += 1;
+        Ok(byte)
+    }
+
+    /// A lib0 variable-length integer, signed or not (the continuation bit
+    /// is the top bit of every byte in both); its value when it fits 64 bits.
+    fn var(&mut self) -> Result<u64, ShapeError> {
+        let mut value: u64 = 0;
+        let mut shift = 0u32;
+        loop {
+            let byte = self.byte()?;
+            if shift < 64 {
+                value |= u64::from(byte & 0x7f) << shift;
+            }
+            shift += 7;
+            if byte & 0x80 == 0 {
+                return Ok(if shift > 70 { u64::MAX } else { value });
+            }
+        }
+    }
+
+    fn skip(&mut self, count: u64) -> Result<(), ShapeError> {
+        match usize::try_from(count) {
+            Ok(count) if count <= self.left() => {
+                self.at += count;
+                Ok(())
+            }
+            _ => Err(ShapeError::Truncated(self.bytes.len())),
+        }
+    }
+
+    /// A length-prefixed buffer or string.
+    fn buf(&mut self) -> Result<(), ShapeError> {
+        let length = self.var()?;
+        self.skip(length)
+    }
+
+    /// A count of elements that take at least `each` bytes.
+    fn count(&mut self, each: u64) -> Result<u64, ShapeError> {
+        let at = self.at;
+        let count = self.var()?;
+        let left = self.left();
+        if count.saturating_mul(each) > left as u64 {
+            return Err(ShapeError::Count { count, at, left });
+        }
+        Ok(count)
+    }
+}
+
+/// Checks a yrs v1 update (structs, then the delete set).
+pub fn check_update(bytes: &[u8]) -> Result<(), ShapeError> {
+    let mut cursor = Cursor { bytes, at: 0 };
+    // Each client: its struct count, id and first clock.
+    let clients = cursor.count(3)?;
+    for _ in 0..clients {
+        let structs = cursor.count(1)?;
+        cursor.var()?; // client
+        cursor.var()?; // clock
+        for _ in 0..structs {
+            check_struct(&mut cursor)?;
+        }
+    }
+    check_delete_set(&mut cursor)
+}
+
+/// Checks a v1 state vector (client, clock pairs).
+pub fn check_state_vector(bytes: &[u8]) -> Result<(), ShapeError> {
+    let mut cursor = Cursor { bytes, at: 0 };
+    let clients = cursor.count(2)?;
+    for _ in 0..clients {
+        cursor.var()?;
+        cursor.var()?;
+    }
+    Ok(())
+}
+
+fn check_delete_set(cursor: &mut Cursor<'_>) -> Result<(), ShapeError> {
+    let clients = cursor.count(2)?;
+    for _ in 0..clients {
+        cursor.var()?; // client
+        let ranges = cursor.count(2)?;
+        for _ in 0..ranges {
+            cursor.var()?; // clock
+            cursor.var()?; // length
+        }
+    }
+    Ok(())
+}
+
+const GC: u8 = 0;
+const SKIP: u8 = 10;
+const HAS_ORIGIN: u8 = 0b1000_0000;
+const HAS_RIGHT_ORIGIN: u8 = 0b0100_0000;
+const HAS_PARENT_SUB: u8 = 0b0010_0000;
+
+fn check_struct(cursor: &mut Cursor<'_>) -> Result<(), ShapeError> {
+    let info = cursor.byte()?;
+    if info == GC || info == SKIP {
+        cursor.var()?; // length
+        return Ok(());
+    }
+    if info & HAS_ORIGIN != 0 {
+        cursor.var()?;
+        cursor.var()?;
+    }
+    if info & HAS_RIGHT_ORIGIN != 0 {
+        cursor.var()?;
+        cursor.var()?;
+    }
+    if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
+        if cursor.var()? == 1 {
+            cursor.buf()?; // a root type's name
+        } else {
+            cursor.var()?; // the parent's id
+            cursor.var()?;
+        }
+        if info & HAS_PARENT_SUB != 0 {
+            cursor.buf()?; // a map key
+        }
+    }
+    check_content(cursor, info & 0b1111)
+}
+
+fn check_content(cursor: &mut Cursor<'_>, kind: u8) -> Result<(), ShapeError> {
+    let at = cursor.at;
+    match kind {
+        // Deleted: a length.
+        1 => {
+            cursor.var()?;
+        }
+        // JSON: yrs reads one string more than the count says.
+        2 => {
+            let strings = cursor.count(1)?;
+            for _ in 0..=strings {
+                cursor.buf()?;
+            }
+        }
+        // Binary, string, embed (JSON text).
+        3..=5 => cursor.buf()?,
+        // Format: key and JSON text.
+        6 => {
+            cursor.buf()?;
+            cursor.buf()?;
+        }
+        // A shared type: its kind, and an XML element's tag.
+        7 => {
+            let type_ref = cursor.byte()?;
+            match type_ref {
+                3 => cursor.buf()?,
+                0..=2 | 4..=6 | 9 | 15 => {}
+                value => {
+                    return Err(ShapeError::Unknown {
+                        what: "type",
+                        value,
+                        at: cursor.at - 1,
+                    });
+                }
+            }
+        }
+        // Any values.
+        8 => {
+            let values = cursor.count(1)?;
+            for _ in 0..values {
+                check_any(cursor, 0)?;
+            }
+        }
+        // A sub-document: its guid and options.
+        9 => {
+            cursor.buf()?;
+            check_any(cursor, 0)?;
+        }
+        value => {
+            return Err(ShapeError::Unknown {
+                what: "content",
+                value,
+                at,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_any(cursor: &mut Cursor<'_>, depth: usize) -> Result<(), ShapeError> {
+    if depth > MAX_ANY_DEPTH {
+        return Err(ShapeError::TooDeep);
+    }
+    let at = cursor.at;
+    match cursor.byte()? {
+        // undefined, null, false, true
+        127 | 126 | 121 | 120 => {}
+        // integer
+        125 => {
+            cursor.var()?;
+        }
+        // float32
+        124 => cursor.skip(4)?,
+        // float64, bigint
+        123 | 122 => cursor.skip(8)?,
+        // string, buffer
+        119 | 116 => cursor.buf()?,
+        // map: key and value pairs
+        118 => {
+            let entries = cursor.count(2)?;
+            for _ in 0..entries {
+                cursor.buf()?;
+                check_any(cursor, depth + 1)?;
+            }
+        }
+        // array
+        117 => {
+            let items = cursor.count(1)?;
+            for _ in 0..items {
+                check_any(cursor, depth + 1)?;
+            }
+        }
+        value => {
+            return Err(ShapeError::Unknown {
+                what: "value",
+                value,
+                at,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::updates::encoder::Encode;
+    use yrs::{Any, Array, Doc, GetString, Map, ReadTxn, StateVector, Text, Transact, XmlFragment};
+
+    fn full(doc: &Doc) -> Vec<u8> {
+        doc.transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    }
+
+    #[test]
+    fn real_updates_of_every_kind_pass() {
+        let doc = Doc::with_client_id(u64::from(u32::MAX) + 7);
+        let text = doc.get_or_insert_text("t");
+        let map = doc.get_or_insert_map("m");
+        let array = doc.get_or_insert_array("a");
+        let fragment = doc.get_or_insert_xml_fragment("body");
+        {
+            let mut txn = doc.transact_mut();
+            text.insert(&mut txn, 0, "Reconociendo la trata de personas ");
+            text.format(
+                &mut txn,
+                0,
+                5,
+                std::collections::HashMap::from([("bold".into(), Any::Bool(true))]),
+            );
+            text.remove_range(&mut txn, 3, 4);
+            map.insert(&mut txn, "n", 2.5);
+            map.insert(&mut txn, "i", -42i64);
+            map.insert(&mut txn, "s", "état");
+            map.insert(&mut txn, "b", Any::Buffer(vec![1u8, 2, 3].into()));
+            map.insert(
+                &mut txn,
+                "nested",
+                Any::from(vec![
+                    Any::from(vec![Any::Null, Any::Undefined]),
+                    Any::Bool(false),
+                ]),
+            );
+            array.insert_range(&mut txn, 0, [1, 2, 3]);
+            let paragraph = fragment.push_back(&mut txn, yrs::XmlElementPrelim::empty("p"));
+            paragraph.push_back(&mut txn, yrs::XmlTextPrelim::new("Insta"));
+        }
+        let update = full(&doc);
+        assert_eq!(check_update(&update), Ok(()));
+        let state_vector = doc.transact().state_vector().encode_v1();
+        assert_eq!(check_state_vector(&state_vector), Ok(()));
+        // And what yrs decodes of it is what the walk let through.
+        let copy = Doc::new();
+        copy.transact_mut()
+            .apply_update(yrs::Update::decode_v1(&update).expect("decodes"))
+            .expect("applies");
+        let text = copy.get_or_insert_text("t");
+        assert_eq!(
+            text.get_string(&copy.transact()),
+            "Reciendo la trata de personas "
+        );
+    }
+
+    #[test]
+    fn a_count_larger_than_the_message_is_refused_before_allocating() {
+        // One client with 2^28 structs, in six bytes.
+        let bomb = [0x01, 0x80, 0x80, 0x80, 0x80, 0x01];
+        assert!(matches!(
+            check_update(&bomb),
+            Err(ShapeError::Count {
+                count: 268_435_456,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_state_vector(&[0xff, 0xff, 0xff, 0x7f]),
+            Err(ShapeError::Count { .. })
+        ));
+    }
+
+    use yrs::updates::decoder::Decode;
+
+    #[test]
+    fn deep_nesting_is_refused_before_yrs_recurses() {
+        // An update with one Any content nesting arrays 100,000 deep: yrs
+        // would recurse once per level.
+        let mut update = vec![1, 1, 5, 0]; // one client (5) with one struct at clock 0
+        update.push(8); // Any content, no origins: parent info follows
+        update.extend([1, 1, b'a']); // parent: the root type "a"
+        update.push(1); // one value
+        for _ in 0..100_000 {
+            update.extend([117, 1]); // an array of one…
+        }
+        update.push(126); // …null
+        update.push(0); // empty delete set
+        assert_eq!(check_update(&update), Err(ShapeError::TooDeep));
+    }
+
+    #[test]
+    fn truncated_and_unknown_input_is_refused() {
+        let doc = Doc::with_client_id(1);
+        let text = doc.get_or_insert_text("t");
+        text.insert(&mut doc.transact_mut(), 0, "Decide");
+        let update = full(&doc);
+        for cut in 0..update.len() {
+            assert!(check_update(&update[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(matches!(
+            check_update(&[1, 1, 5, 0, 11, 1, 1, b'a', 0]),
+            Err(ShapeError::Unknown { .. })
+        ));
+    }
+}
