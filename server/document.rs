@@ -375,7 +375,7 @@ pub fn read_fragment<T: ReadTxn>(transaction: &T, body: &yrs::XmlFragmentRef) ->
                             problems.push(format!("nested <{}> read as text", nested.tag()));
                             push_inline(
                                 &mut inlines,
-                                Inline::plain(nested.get_string(transaction)),
+                                Inline::plain(nested_text(&nested, transaction, &mut problems)),
                             );
                         }
                         XmlOut::Fragment(_) => {
@@ -407,6 +407,47 @@ pub fn read_fragment<T: ReadTxn>(transaction: &T, body: &yrs::XmlFragmentRef) ->
 }
 
 /// The identity of an element without an `id` attribute: its CRDT id.
+/// The text inside an element nested where the schema has none, read
+/// without recursion (yrs's `get_string` recurses once per level, and a
+/// client can nest elements deep enough to overflow the stack); what lies
+/// deeper than `MAX_NESTED` levels is left out and said so.
+fn nested_text<T: ReadTxn>(
+    element: &yrs::XmlElementRef,
+    transaction: &T,
+    problems: &mut Vec<String>,
+) -> String {
+    const MAX_NESTED: usize = 16;
+    let mut text = String::new();
+    let mut pending: Vec<(XmlOut, usize)> = element
+        .children(transaction)
+        .map(|child| (child, 1))
+        .collect();
+    pending.reverse();
+    let mut cut = false;
+    while let Some((node, depth)) = pending.pop() {
+        match node {
+            XmlOut::Text(chunk) => text.push_str(&chunk.get_string(transaction)),
+            XmlOut::Element(inner) if depth < MAX_NESTED => {
+                let before = pending.len();
+                pending.extend(inner.children(transaction).map(|child| (child, depth + 1)));
+                pending[before..].reverse();
+            }
+            XmlOut::Fragment(inner) if depth < MAX_NESTED => {
+                let before = pending.len();
+                pending.extend(inner.children(transaction).map(|child| (child, depth + 1)));
+                pending[before..].reverse();
+            }
+            XmlOut::Element(_) | XmlOut::Fragment(_) => cut = true,
+        }
+    }
+    if cut {
+        problems.push(format!(
+            "elements nested deeper than {MAX_NESTED} levels were left out"
+        ));
+    }
+    text
+}
+
 fn crdt_id(branch: &yrs::branch::Branch) -> String {
     match branch.id() {
         yrs::branch::BranchID::Nested(id) => format!("y{}-{}", id.client, id.clock),
@@ -558,6 +599,40 @@ pub fn read_update(update: &[u8]) -> Result<Vec<Block>, crate::sync::crdt::Inval
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client can nest elements inside a paragraph as deep as it likes;
+    /// reading the body neither recurses per level nor loses the paragraph.
+    #[test]
+    fn deeply_nested_elements_are_read_without_recursion() {
+        let reading = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let doc = Doc::new();
+                let body = doc.get_or_insert_xml_fragment(BODY);
+                {
+                    let mut txn = doc.transact_mut();
+                    let paragraph = body.push_back(&mut txn, XmlElementPrelim::empty("p"));
+                    paragraph.push_back(&mut txn, XmlTextPrelim::new("Urges "));
+                    let mut element = paragraph.push_back(&mut txn, XmlElementPrelim::empty("x"));
+                    element.push_back(&mut txn, XmlTextPrelim::new("States"));
+                    for _ in 0..5000 {
+                        element = element.push_back(&mut txn, XmlElementPrelim::empty("x"));
+                    }
+                    element.push_back(&mut txn, XmlTextPrelim::new(" deep"));
+                }
+                read_body(&doc)
+            })
+            .expect("spawns");
+        let blocks = reading.join().expect("no stack overflow");
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].text(), "Urges States");
+        assert!(
+            blocks[0]
+                .problems
+                .iter()
+                .any(|problem| problem.contains("nested deeper than 16"))
+        );
+    }
 
     #[test]
     fn blocks_round_trip_through_the_crdt() {

@@ -152,9 +152,10 @@ impl Replica {
     /// those runs here under `catch_unwind`, and the transaction is never
     /// dropped while a panic unwinds (its commit would panic again, and a
     /// panic during unwinding aborts the process). An update that leaves
-    /// pending structs behind is checked by encoding the whole document
-    /// (kept as the cached full state), so `full_state` and `diff` never meet
-    /// pending structs yrs cannot encode.
+    /// pending structs behind, or changes a document that holds some, is
+    /// checked by encoding the whole document (kept as the cached full
+    /// state), so `full_state` and `diff` never meet pending structs yrs
+    /// cannot encode.
     ///
     /// On `Err` the replica may hold part of the update: the caller must
     /// rebuild it from the store before serving anyone from it.
@@ -172,12 +173,12 @@ impl Replica {
             let changed = !transaction.insert_set().is_empty()
                 || !transaction.delete_set().is_empty()
                 || pending_after != pending_before;
-            Ok((changed, pending_before, pending_after))
+            Ok((changed, pending_after))
         }));
         // The commit runs in the transaction's `drop`; it runs here, never
         // during an unwind, and its own panic is caught.
         let committed = catch_unwind(AssertUnwindSafe(move || drop(transaction))).is_ok();
-        let (changed, pending_before, pending_after) = match outcome {
+        let (changed, pending_after) = match outcome {
             Ok(Ok(applied)) => applied,
             Ok(Err(error)) => return Err(error),
             Err(_) => return Err(InvalidUpdate::Apply("apply panicked".into())),
@@ -195,7 +196,11 @@ impl Replica {
             return Ok(Applied::Unchanged);
         }
         self.full_state = None;
-        if pending_after.is_some() && pending_after != pending_before {
+        // yrs merges the pending structs into every encoding of the document,
+        // and some merges panic: while anything is pending, every change is
+        // checked by encoding the document (rare: pending structs wait for
+        // updates a client has not sent yet).
+        if pending_after.is_some() {
             self.full_state = Some(self.encode_full_state()?);
         }
         Ok(Applied::Changed)
@@ -362,7 +367,10 @@ mod tests {
     #[test]
     fn updates_yrs_cannot_encode_are_refused_and_the_document_still_encodes() {
         use crate::sync::protocol::{Message, decode_frame};
-        let update_cases: [&[u8]; 1] = [include_bytes!("../../fuzz/findings/update-yrs-abort-1")];
+        let update_cases: [&[u8]; 2] = [
+            include_bytes!("../../fuzz/findings/update-yrs-abort-1"),
+            include_bytes!("../../fuzz/findings/update-2"),
+        ];
         for data in update_cases {
             // As the `update` target: the first byte cuts the rest in 1–4 updates.
             let (split, rest) = data.split_first().expect("not empty");
@@ -372,9 +380,10 @@ mod tests {
                 apply_like_the_room(&mut replica, chunk);
             }
         }
-        let frame_cases: [&[u8]; 2] = [
+        let frame_cases: [&[u8]; 3] = [
             include_bytes!("../../fuzz/findings/frame-yrs-abort-1"),
             include_bytes!("../../fuzz/findings/frame-yrs-abort-2"),
+            include_bytes!("../../fuzz/findings/frame-3"),
         ];
         for data in frame_cases {
             let messages = decode_frame(&Bytes::copy_from_slice(data)).expect("decodes");
