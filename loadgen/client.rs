@@ -175,6 +175,8 @@ pub struct Status {
     pub last_error: Option<String>,
     /// Connection attempts that failed.
     pub failed_attempts: u64,
+    /// Connections the server closed or that broke (not ours to close).
+    pub lost_connections: u64,
 }
 
 /// What a client reports when asked.
@@ -522,6 +524,7 @@ impl Client {
         self.socket = None;
         self.status.send_modify(|status| {
             status.connected = false;
+            status.lost_connections += 1;
             status.last_error = Some(reason);
         });
     }

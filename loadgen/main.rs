@@ -61,6 +61,10 @@ enum Scenario {
     Storm,
     /// `plenary` with the clients spread over several nodes.
     CrossNode,
+    /// A meeting's mix for --soak-minutes (30): a plenary document, 100
+    /// committee documents, readers dropping and rejoining, documents
+    /// unloaded and loaded again; memory read every minute. Not for CI.
+    Soak,
 }
 
 /// How the server frames the protocol.
@@ -125,6 +129,9 @@ struct LoadArgs {
     /// Clients do not send awareness states (y-websocket clients do).
     #[arg(long)]
     no_awareness: bool,
+    /// Minutes the `soak` scenario runs (default: 30; 1 with --quick).
+    #[arg(long)]
+    soak_minutes: Option<f64>,
     /// Write the results as JSON to this file.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -151,6 +158,8 @@ pub struct Sizes {
     pub cold_settle: Duration,
     pub storm_clients: usize,
     pub storm_content: u64,
+    pub soak_duration: Duration,
+    pub soak_documents: usize,
 }
 
 impl Sizes {
@@ -172,6 +181,8 @@ impl Sizes {
             cold_settle: Duration::from_secs(3),
             storm_clients: 1000,
             storm_content: 2000,
+            soak_duration: Duration::from_secs(30 * 60),
+            soak_documents: 100,
         }
     }
 
@@ -193,6 +204,8 @@ impl Sizes {
             cold_settle: Duration::from_secs(1),
             storm_clients: 50,
             storm_content: 200,
+            soak_duration: Duration::from_secs(60),
+            soak_documents: 10,
         }
     }
 }
@@ -211,18 +224,23 @@ fn main() -> anyhow::Result<()> {
 
 async fn load(args: LoadArgs) -> anyhow::Result<()> {
     if args.scenarios.is_empty() {
-        bail!("name at least one --scenario (plenary, saturation, rooms, cold, storm, cross-node)");
+        bail!(
+            "name at least one --scenario (plenary, saturation, rooms, cold, storm, cross-node, soak)"
+        );
     }
     if args.spawn.is_none() && args.ports.is_empty() {
         bail!(
             "give --spawn CMD to start the server, or --port (and --server-pid) of a running one"
         );
     }
-    let sizes = if args.quick {
+    let mut sizes = if args.quick {
         Sizes::quick()
     } else {
         Sizes::full()
     };
+    if let Some(minutes) = args.soak_minutes {
+        sizes.soak_duration = Duration::from_secs_f64(minutes.max(0.1) * 60.0);
+    }
     let spec = ServerSpec {
         spawn: args.spawn.clone(),
         pid: args.server_pid,
@@ -304,6 +322,7 @@ async fn run_scenario(
     }
     let needed = match scenario {
         Scenario::Rooms => sizes.rooms_documents,
+        Scenario::Soak => sizes.soak_documents + 1,
         _ => 1,
     };
     let (documents, prepared_token) = documents(args, &nodes[0], needed, &run_name).await?;
@@ -324,6 +343,7 @@ async fn run_scenario(
         Scenario::Rooms => scenarios::rooms(&run).await,
         Scenario::Cold => scenarios::cold(&mut run).await,
         Scenario::Storm => scenarios::storm(&run).await,
+        Scenario::Soak => scenarios::soak(&run).await,
     };
     for node in &mut run.nodes {
         node.stop().await?;
@@ -434,6 +454,15 @@ fn summary(result: &Value) -> String {
             number(&result["all_synced_ms"]),
             number(&result["synced_p50_ms"]),
             number(&server["server_peak_rss_mb"]),
+        )),
+        "soak" => line.push_str(&format!(
+            "; {} edits, {} rejoins, {} connections lost; RSS {} MB after the first minute, {} MB at the end; p99 {} ms",
+            number(&result["edits_sent"]),
+            number(&result["rejoins"]),
+            number(&result["connections_lost"]),
+            number(&result["rss_mb"]["after_first_minute"]),
+            number(&result["rss_mb"]["end"]),
+            number(&result["latency"]["p99_ms"]),
         )),
         _ => {}
     }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::client::{
     self, ClientHandle, ClientOptions, Command, Endpoint, Report, Role, Shared, WRITER_BASE,
 };
-use crate::server::{Node, Sample, Sampler, ServerSpec};
+use crate::server::{Node, Sample, Sampler, ServerSpec, proc_stat};
 use crate::{Dialect, Sizes};
 
 /// How long the end of a scenario may wait for every client to catch up.
@@ -726,5 +726,204 @@ pub async fn storm(run: &Run) -> anyhow::Result<Value> {
         "failed_connection_attempts": failed_attempts,
         "server": sample_json(&sample),
         "convergence": convergence.detail,
+    }))
+}
+
+/// `soak`: a meeting's mix for `soak_duration`, to show that nothing grows
+/// and nothing fails over time. One plenary document with 30 clients, 6 of
+/// them typing 5 characters a second; `soak_documents` committee documents
+/// with a writer (one edit a second) and a reader each. Every 10 s, 5
+/// readers of the plenary drop and rejoin; every minute, 5 committees stop,
+/// leave and come back 40 s later (after the server has unloaded their
+/// documents: they load again from the store). The server's RSS is read
+/// every minute; at the end every client of every document must hold every
+/// edit, and a fresh client of the plenary the same text.
+pub async fn soak(run: &Run) -> anyhow::Result<Value> {
+    const PLENARY_CLIENTS: usize = 30;
+    const TYPISTS: usize = 6;
+    let sizes = &run.sizes;
+    let committees = sizes.soak_documents;
+    run.document(committees)?;
+    let plenary = run.documents[0].clone();
+    let shared = Shared::new(TYPISTS + committees, 0);
+    let typist = |writer: usize, interval: Duration| Role::Typist { writer, interval };
+    let mut options = Vec::new();
+    for index in 0..PLENARY_CLIENTS {
+        let role = if index < TYPISTS {
+            typist(index, Duration::from_millis(200))
+        } else {
+            Role::Reader
+        };
+        options.push(run.client(index, index, &plenary, role));
+    }
+    for committee in 0..committees {
+        let document = run.documents[committee + 1].clone();
+        let index = PLENARY_CLIENTS + committee * 2;
+        options.push(run.client(
+            index,
+            index,
+            &document,
+            typist(TYPISTS + committee, Duration::from_secs(1)),
+        ));
+        options.push(run.client(index + 1, index + 1, &document, Role::Reader));
+    }
+    let mut clients = spawn_all(options, &shared);
+    let not_synced = connect_all(&mut clients, 50).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let writers: Vec<usize> = (0..TYPISTS)
+        .chain((0..committees).map(|committee| PLENARY_CLIENTS + committee * 2))
+        .collect();
+    let sampler = run.sampler();
+    shared.recording.store(true, Ordering::Relaxed);
+    for &writer in &writers {
+        clients[writer].send(Command::Typing(true));
+    }
+    let pid = run.pids().first().copied();
+    let ticks = 100.0;
+    let rss_mb = || {
+        pid.and_then(|pid| proc_stat(pid, ticks))
+            .map(|stat| stat.rss_bytes as f64 / 1e6)
+    };
+    let started = Instant::now();
+    let mut timeline = Vec::new();
+    let mut next_minute = started + Duration::from_secs(60);
+    let mut rejoins = 0u64;
+    let mut readers = (TYPISTS..PLENARY_CLIENTS).cycle();
+    let mut committee_turn = (0..committees).cycle();
+    // Committees that left, and when they come back.
+    let mut away: Vec<(Instant, usize)> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    tick.tick().await;
+    while started.elapsed() < sizes.soak_duration {
+        tick.tick().await;
+        // Five plenary readers drop and rejoin at once.
+        let leaving: Vec<usize> = readers.by_ref().take(5).collect();
+        futures_util::future::join_all(leaving.iter().map(|&i| clients[i].disconnect())).await;
+        for &index in &leaving {
+            clients[index].send(Command::Connect);
+        }
+        rejoins += leaving.len() as u64;
+        let now = Instant::now();
+        for &(_, committee) in away.iter().filter(|(back, _)| *back <= now) {
+            let writer = PLENARY_CLIENTS + committee * 2;
+            clients[writer].send(Command::Connect);
+            clients[writer + 1].send(Command::Connect);
+            clients[writer].send(Command::Typing(true));
+            rejoins += 2;
+        }
+        away.retain(|(back, _)| *back > now);
+        if now >= next_minute {
+            next_minute += Duration::from_secs(60);
+            timeline.push(json!({
+                "minute": (now - started).as_secs_f64() / 60.0,
+                "rss_mb": rss_mb(),
+            }));
+            // Five committees stop and leave; they come back in 40 s, once
+            // the server has unloaded their documents.
+            for committee in committee_turn.by_ref().take(5.min(committees)) {
+                let writer = PLENARY_CLIENTS + committee * 2;
+                if away.iter().any(|&(_, c)| c == committee) {
+                    continue;
+                }
+                clients[writer].stop_typing().await;
+                clients[writer].disconnect().await;
+                clients[writer + 1].disconnect().await;
+                away.push((now + Duration::from_secs(40), committee));
+            }
+        }
+    }
+    for &writer in &writers {
+        clients[writer].stop_typing().await;
+    }
+    for &(_, committee) in &away {
+        let writer = PLENARY_CLIENTS + committee * 2;
+        clients[writer].send(Command::Connect);
+        clients[writer + 1].send(Command::Connect);
+        rejoins += 2;
+    }
+    let rss_end = rss_mb();
+    let sample = sampler.finish().await;
+    let expected = writer_clocks(&shared);
+    let expected_for = |index: usize| -> HashMap<u64, u32> {
+        if index < PLENARY_CLIENTS {
+            (0..TYPISTS)
+                .filter_map(|writer| {
+                    let id = WRITER_BASE + writer as u64;
+                    expected.get(&id).map(|&clock| (id, clock))
+                })
+                .collect()
+        } else {
+            let id = WRITER_BASE + (TYPISTS + (index - PLENARY_CLIENTS) / 2) as u64;
+            expected
+                .get(&id)
+                .map(|&clock| HashMap::from([(id, clock)]))
+                .unwrap_or_default()
+        }
+    };
+    let convergence = converge(run, &clients, expected_for, Some((0, &plenary))).await;
+    shared.recording.store(false, Ordering::Relaxed);
+    // Texts agree within each document (they differ across documents).
+    let plenary_texts = &convergence.reports[..PLENARY_CLIENTS.min(convergence.reports.len())];
+    let mut documents_differing = usize::from(
+        plenary_texts
+            .iter()
+            .any(|report| report.text != plenary_texts[0].text),
+    );
+    for pair in convergence
+        .reports
+        .get(PLENARY_CLIENTS..)
+        .unwrap_or_default()
+        .chunks(2)
+    {
+        if let [a, b] = pair
+            && a.text != b.text
+        {
+            documents_differing += 1;
+        }
+    }
+    let behind = convergence.detail["clients_behind"].as_u64().unwrap_or(0);
+    let fresh = convergence.detail["fresh_client_equal"].clone();
+    let converged = behind == 0
+        && documents_differing == 0
+        && convergence.reports.len() == clients.len()
+        && fresh == json!(true);
+    let lost: u64 = clients
+        .iter()
+        .map(|client| client.status.borrow().lost_connections)
+        .sum();
+    let failed_attempts: u64 = clients
+        .iter()
+        .map(|client| client.status.borrow().failed_attempts)
+        .sum();
+    let latency = client::merge_latency(&convergence.reports);
+    let sent: u64 = expected.values().map(|&clock| u64::from(clock)).sum();
+    let first = timeline.first().and_then(|entry| entry["rss_mb"].as_f64());
+    let ok = converged && not_synced == 0 && lost == 0 && failed_attempts == 0;
+    Ok(json!({
+        "scenario": "soak",
+        "status": if ok { "ok" } else { "failed" },
+        "note": if not_synced > 0 { json!(format!("{not_synced} clients never synced")) } else { Value::Null },
+        "params": {
+            "minutes": sizes.soak_duration.as_secs_f64() / 60.0,
+            "documents": committees + 1,
+            "clients": clients.len(),
+        },
+        "edits_sent": sent,
+        "rejoins": rejoins,
+        "connections_lost": lost,
+        "failed_connection_attempts": failed_attempts,
+        "latency": latency_json(&latency),
+        "rss_mb": {
+            "after_first_minute": first,
+            "end": rss_end,
+            "timeline": timeline,
+        },
+        "server": sample_json(&sample),
+        "convergence": {
+            "converged": converged,
+            "clients_behind": behind,
+            "documents_differing": documents_differing,
+            "fresh_client_equal": fresh,
+        },
     }))
 }
