@@ -39,5 +39,14 @@ pub fn replica() -> Replica {
 /// target).
 pub fn quiet_caught_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    // PLENARY_FUZZ_PANICS=1 prints every panic, caught or not (the last
+    // one printed before a crash is the one that escaped).
+    let verbose = std::env::var_os("PLENARY_FUZZ_PANICS").is_some();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(move |info| {
+            if verbose {
+                eprintln!("{info}\n{}", std::backtrace::Backtrace::force_capture());
+            }
+        }))
+    });
 }

@@ -367,9 +367,10 @@ mod tests {
     #[test]
     fn updates_yrs_cannot_encode_are_refused_and_the_document_still_encodes() {
         use crate::sync::protocol::{Message, decode_frame};
-        let update_cases: [&[u8]; 2] = [
+        let update_cases: [&[u8]; 3] = [
             include_bytes!("../../fuzz/findings/update-yrs-abort-1"),
             include_bytes!("../../fuzz/findings/update-2"),
+            include_bytes!("../../fuzz/findings/update-3"),
         ];
         for data in update_cases {
             // As the `update` target: the first byte cuts the rest in 1–4 updates.
@@ -380,10 +381,11 @@ mod tests {
                 apply_like_the_room(&mut replica, chunk);
             }
         }
-        let frame_cases: [&[u8]; 3] = [
+        let frame_cases: [&[u8]; 4] = [
             include_bytes!("../../fuzz/findings/frame-yrs-abort-1"),
             include_bytes!("../../fuzz/findings/frame-yrs-abort-2"),
             include_bytes!("../../fuzz/findings/frame-3"),
+            include_bytes!("../../fuzz/findings/frame-4"),
         ];
         for data in frame_cases {
             let messages = decode_frame(&Bytes::copy_from_slice(data)).expect("decodes");

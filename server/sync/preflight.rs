@@ -18,6 +18,16 @@
 /// by the browser client nest no `Any` at all.
 pub const MAX_ANY_DEPTH: usize = 64;
 
+/// The largest clock, or length, a message may state. yrs keeps clocks in
+/// 32 bits and adds lengths to them unchecked: a struct near 2^32 wraps
+/// around and later panics inside yrs (a division by zero in its block
+/// search, found by `fuzz/frame`). No real client comes near 2^30 edits.
+pub const MAX_CLOCK: u64 = 1 << 30;
+
+/// The largest client id: 2^53 - 1, the largest integer a JavaScript
+/// number holds exactly (yjs's clients are JavaScript).
+pub const MAX_CLIENT: u64 = (1 << 53) - 1;
+
 /// Why a message was refused before decoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
@@ -37,6 +47,23 @@ pub enum ShapeError {
     /// Arrays or maps nested deeper than [`MAX_ANY_DEPTH`].
     #[error("values nested deeper than {MAX_ANY_DEPTH} levels")]
     TooDeep,
+    /// A clock or length beyond [`MAX_CLOCK`], or structs reaching past
+    /// twice that.
+    #[error("a clock or length of {value} at byte {at} is out of range")]
+    Clock {
+        /// The value read (or the clock the structs reach).
+        value: u64,
+        /// Where it was read.
+        at: usize,
+    },
+    /// A client id beyond [`MAX_CLIENT`].
+    #[error("client id {client} at byte {at} is beyond 2^53 - 1")]
+    Client {
+        /// The id read.
+        client: u64,
+        /// Where it was read.
+        at: usize,
+    },
     /// A tag that yrs does not know either.
     #[error("unknown {what} {value} at byte {at}")]
     Unknown {
@@ -101,6 +128,34 @@ impl Cursor<'_> {
         self.skip(length)
     }
 
+    /// A clock or length, at most [`MAX_CLOCK`].
+    fn clock(&mut self) -> Result<u64, ShapeError> {
+        let at = self.at;
+        let value = self.var()?;
+        if value > MAX_CLOCK {
+            return Err(ShapeError::Clock { value, at });
+        }
+        Ok(value)
+    }
+
+    /// A client id: JavaScript clients read them as doubles, so one
+    /// beyond 2^53 would reach them as another client's id.
+    fn client(&mut self) -> Result<u64, ShapeError> {
+        let at = self.at;
+        let client = self.var()?;
+        if client > MAX_CLIENT {
+            return Err(ShapeError::Client { client, at });
+        }
+        Ok(client)
+    }
+
+    /// An id: a client and a clock.
+    fn id(&mut self) -> Result<(), ShapeError> {
+        self.client()?;
+        self.clock()?;
+        Ok(())
+    }
+
     /// A count of elements that take at least `each` bytes.
     fn count(&mut self, each: u64) -> Result<u64, ShapeError> {
         let at = self.at;
@@ -120,10 +175,14 @@ pub fn check_update(bytes: &[u8]) -> Result<(), ShapeError> {
     let clients = cursor.count(3)?;
     for _ in 0..clients {
         let structs = cursor.count(1)?;
-        cursor.var()?; // client
-        cursor.var()?; // clock
+        cursor.client()?;
+        let mut clock = cursor.clock()?;
         for _ in 0..structs {
-            check_struct(&mut cursor)?;
+            let at = cursor.at;
+            clock += check_struct(&mut cursor)?;
+            if clock > 2 * MAX_CLOCK {
+                return Err(ShapeError::Clock { value: clock, at });
+            }
         }
     }
     check_delete_set(&mut cursor)
@@ -134,8 +193,12 @@ pub fn check_state_vector(bytes: &[u8]) -> Result<(), ShapeError> {
     let mut cursor = Cursor { bytes, at: 0 };
     let clients = cursor.count(2)?;
     for _ in 0..clients {
-        cursor.var()?;
-        cursor.var()?;
+        cursor.client()?;
+        let at = cursor.at;
+        let clock = cursor.var()?;
+        if clock > 2 * MAX_CLOCK {
+            return Err(ShapeError::Clock { value: clock, at });
+        }
     }
     Ok(())
 }
@@ -143,11 +206,11 @@ pub fn check_state_vector(bytes: &[u8]) -> Result<(), ShapeError> {
 fn check_delete_set(cursor: &mut Cursor<'_>) -> Result<(), ShapeError> {
     let clients = cursor.count(2)?;
     for _ in 0..clients {
-        cursor.var()?; // client
+        cursor.client()?;
         let ranges = cursor.count(2)?;
         for _ in 0..ranges {
-            cursor.var()?; // clock
-            cursor.var()?; // length
+            cursor.clock()?;
+            cursor.clock()?; // length
         }
     }
     Ok(())
@@ -159,26 +222,24 @@ const HAS_ORIGIN: u8 = 0b1000_0000;
 const HAS_RIGHT_ORIGIN: u8 = 0b0100_0000;
 const HAS_PARENT_SUB: u8 = 0b0010_0000;
 
-fn check_struct(cursor: &mut Cursor<'_>) -> Result<(), ShapeError> {
+/// Checks one struct; returns its length (the clocks it takes), or a bound
+/// of it (a string's length in bytes bounds its length in UTF-16 units).
+fn check_struct(cursor: &mut Cursor<'_>) -> Result<u64, ShapeError> {
     let info = cursor.byte()?;
     if info == GC || info == SKIP {
-        cursor.var()?; // length
-        return Ok(());
+        return cursor.clock();
     }
     if info & HAS_ORIGIN != 0 {
-        cursor.var()?;
-        cursor.var()?;
+        cursor.id()?;
     }
     if info & HAS_RIGHT_ORIGIN != 0 {
-        cursor.var()?;
-        cursor.var()?;
+        cursor.id()?;
     }
     if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
         if cursor.var()? == 1 {
             cursor.buf()?; // a root type's name
         } else {
-            cursor.var()?; // the parent's id
-            cursor.var()?;
+            cursor.id()?; // the parent's
         }
         if info & HAS_PARENT_SUB != 0 {
             cursor.buf()?; // a map key
@@ -187,22 +248,28 @@ fn check_struct(cursor: &mut Cursor<'_>) -> Result<(), ShapeError> {
     check_content(cursor, info & 0b1111)
 }
 
-fn check_content(cursor: &mut Cursor<'_>, kind: u8) -> Result<(), ShapeError> {
+fn check_content(cursor: &mut Cursor<'_>, kind: u8) -> Result<u64, ShapeError> {
     let at = cursor.at;
+    let mut length = 1;
     match kind {
         // Deleted: a length.
-        1 => {
-            cursor.var()?;
-        }
+        1 => length = cursor.clock()?,
         // JSON: yrs reads one string more than the count says.
         2 => {
             let strings = cursor.count(1)?;
             for _ in 0..=strings {
                 cursor.buf()?;
             }
+            length = strings + 1;
         }
-        // Binary, string, embed (JSON text).
-        3..=5 => cursor.buf()?,
+        // A string: its bytes bound its UTF-16 length.
+        4 => {
+            let start = cursor.at;
+            cursor.buf()?;
+            length = (cursor.at - start) as u64;
+        }
+        // Binary, embed (JSON text).
+        3 | 5 => cursor.buf()?,
         // Format: key and JSON text.
         6 => {
             cursor.buf()?;
@@ -229,6 +296,7 @@ fn check_content(cursor: &mut Cursor<'_>, kind: u8) -> Result<(), ShapeError> {
             for _ in 0..values {
                 check_any(cursor, 0)?;
             }
+            length = values;
         }
         // A sub-document: its guid and options.
         9 => {
@@ -243,7 +311,7 @@ fn check_content(cursor: &mut Cursor<'_>, kind: u8) -> Result<(), ShapeError> {
             });
         }
     }
-    Ok(())
+    Ok(length)
 }
 
 fn check_any(cursor: &mut Cursor<'_>, depth: usize) -> Result<(), ShapeError> {
@@ -383,6 +451,50 @@ mod tests {
         update.push(126); // …null
         update.push(0); // empty delete set
         assert_eq!(check_update(&update), Err(ShapeError::TooDeep));
+    }
+
+    #[test]
+    fn client_ids_beyond_2_pow_53_are_refused() {
+        let mut client = Vec::new();
+        let mut value = MAX_CLIENT + 1;
+        while value >= 0x80 {
+            client.push((value as u8 & 0x7f) | 0x80);
+            value >>= 7;
+        }
+        client.push(value as u8);
+        // One string struct of that client.
+        let mut update = vec![1, 1];
+        update.extend(&client);
+        update.extend([0, 4, 1, 1, b't', 1, b'x', 0]);
+        assert!(matches!(
+            check_update(&update),
+            Err(ShapeError::Client { .. })
+        ));
+        let mut state_vector = vec![1];
+        state_vector.extend(&client);
+        state_vector.push(3);
+        assert!(matches!(
+            check_state_vector(&state_vector),
+            Err(ShapeError::Client { .. })
+        ));
+    }
+
+    #[test]
+    fn clocks_near_the_32_bit_limit_are_refused() {
+        // A string struct at clock 2^32 - 1: yrs would wrap the clock.
+        let mut update = vec![1, 1, 5];
+        update.extend([0xff, 0xff, 0xff, 0xff, 0x0f]);
+        update.extend([4, 1, 1, b't', 1, b'x', 0]);
+        assert!(matches!(
+            check_update(&update),
+            Err(ShapeError::Clock { .. })
+        ));
+        // A deletion range of 2^31.
+        let deletion = [0, 1, 5, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x08];
+        assert!(matches!(
+            check_update(&deletion),
+            Err(ShapeError::Clock { .. })
+        ));
     }
 
     #[test]
