@@ -583,17 +583,8 @@ fn push_inline(inlines: &mut Vec<Inline>, inline: Inline) {
 pub fn read_update(update: &[u8]) -> Result<Vec<Block>, crate::sync::crdt::InvalidUpdate> {
     let doc = Doc::new();
     let update = crate::sync::crdt::decode_update(update)?;
-    // yrs has panicked on crafted updates (found by fuzz/update): caught
-    // here as at every other trust boundary.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        doc.transact_mut().apply_update(update)
-    })) {
-        Ok(Ok(())) => Ok(read_body(&doc)),
-        Ok(Err(error)) => Err(crate::sync::crdt::InvalidUpdate::Apply(error.to_string())),
-        Err(_) => Err(crate::sync::crdt::InvalidUpdate::Apply(
-            "apply panicked".into(),
-        )),
-    }
+    crate::sync::crdt::apply_guarded(&doc, update)?;
+    Ok(read_body(&doc))
 }
 
 #[cfg(test)]

@@ -77,6 +77,28 @@ pub fn decode_state_vector(bytes: &[u8]) -> Result<StateVector, InvalidUpdate> {
     }
 }
 
+/// Applies an update to a scratch document, with every panic of yrs caught:
+/// in `apply_update`, and in the commit that runs when the transaction is
+/// dropped, which happens here and never while a panic unwinds (a second
+/// panic during an unwind aborts the process).
+pub fn apply_guarded(doc: &Doc, update: Update) -> Result<(), InvalidUpdate> {
+    let mut transaction = doc.transact_mut();
+    let applied = catch_unwind(AssertUnwindSafe(|| transaction.apply_update(update)));
+    let committed = end(transaction);
+    match applied {
+        Ok(Ok(())) if committed => Ok(()),
+        Ok(Ok(())) => Err(InvalidUpdate::Apply("commit panicked".into())),
+        Ok(Err(error)) => Err(InvalidUpdate::Apply(error.to_string())),
+        Err(_) => Err(InvalidUpdate::Apply("apply panicked".into())),
+    }
+}
+
+/// Ends (commits) a transaction, catching a panic of yrs's commit; false if
+/// it panicked.
+fn end(transaction: yrs::TransactionMut<'_>) -> bool {
+    catch_unwind(AssertUnwindSafe(move || drop(transaction))).is_ok()
+}
+
 /// What applying an update did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -132,14 +154,30 @@ impl Replica {
         // transaction, 65 ms in transactions of 64).
         for chunk in all.chunks(LOAD_CHUNK) {
             let mut transaction = replica.doc.transact_mut();
+            let mut failure = None;
             for &(seq, data) in chunk {
                 let unreadable = |reason: String| CorruptDocument::Unreadable { seq, reason };
-                let update = decode_update(data).map_err(|error| unreadable(error.to_string()))?;
-                match catch_unwind(AssertUnwindSafe(|| transaction.apply_update(update))) {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => return Err(unreadable(error.to_string())),
-                    Err(_) => return Err(unreadable("apply panicked".into())),
+                let outcome = decode_update(data).and_then(|update| {
+                    match catch_unwind(AssertUnwindSafe(|| transaction.apply_update(update))) {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(error)) => Err(InvalidUpdate::Apply(error.to_string())),
+                        Err(_) => Err(InvalidUpdate::Apply("apply panicked".into())),
+                    }
+                });
+                if let Err(error) = outcome {
+                    failure = Some(unreadable(error.to_string()));
+                    break;
                 }
+            }
+            let last = chunk.last().map_or(0, |&(seq, _)| seq);
+            if !end(transaction) && failure.is_none() {
+                failure = Some(CorruptDocument::Unreadable {
+                    seq: last,
+                    reason: "commit panicked".into(),
+                });
+            }
+            if let Some(failure) = failure {
+                return Err(failure);
             }
         }
         Ok(replica)
@@ -177,7 +215,7 @@ impl Replica {
         }));
         // The commit runs in the transaction's `drop`; it runs here, never
         // during an unwind, and its own panic is caught.
-        let committed = catch_unwind(AssertUnwindSafe(move || drop(transaction))).is_ok();
+        let committed = end(transaction);
         let (changed, pending_after) = match outcome {
             Ok(Ok(applied)) => applied,
             Ok(Err(error)) => return Err(error),
@@ -367,11 +405,16 @@ mod tests {
     #[test]
     fn updates_yrs_cannot_encode_are_refused_and_the_document_still_encodes() {
         use crate::sync::protocol::{Message, decode_frame};
-        let update_cases: [&[u8]; 3] = [
+        let update_cases: [&[u8]; 4] = [
             include_bytes!("../../fuzz/findings/update-yrs-abort-1"),
             include_bytes!("../../fuzz/findings/update-2"),
             include_bytes!("../../fuzz/findings/update-3"),
+            include_bytes!("../../fuzz/findings/update-4"),
         ];
+        for data in update_cases {
+            // The stored-document reader of the `update` target, too.
+            let _ = crate::document::read_update(data);
+        }
         for data in update_cases {
             // As the `update` target: the first byte cuts the rest in 1–4 updates.
             let (split, rest) = data.split_first().expect("not empty");

@@ -56,6 +56,9 @@ pub enum ShapeError {
         /// Where it was read.
         at: usize,
     },
+    /// A struct of length zero (an empty string, no values).
+    #[error("an empty struct at byte {0}")]
+    Empty(usize),
     /// A client id beyond [`MAX_CLIENT`].
     #[error("client id {client} at byte {at} is beyond 2^53 - 1")]
     Client {
@@ -179,7 +182,13 @@ pub fn check_update(bytes: &[u8]) -> Result<(), ShapeError> {
         let mut clock = cursor.clock()?;
         for _ in 0..structs {
             let at = cursor.at;
-            clock += check_struct(&mut cursor)?;
+            let length = check_struct(&mut cursor)?;
+            if length == 0 {
+                // yjs never writes one; yrs's block search divides by zero
+                // on it (block_store.rs:60, found by fuzz/update).
+                return Err(ShapeError::Empty(at));
+            }
+            clock += length;
             if clock > 2 * MAX_CLOCK {
                 return Err(ShapeError::Clock { value: clock, at });
             }
