@@ -29,6 +29,48 @@ pub enum InvalidUpdate {
     /// `merge_pending_v1`). Found by fuzzing; such an update is refused.
     #[error("the document could not be encoded with it")]
     Unencodable,
+    /// The update nests shared types deeper than [`MAX_TYPE_DEPTH`]: yrs
+    /// deletes nested types by recursion, and a deep enough nesting would
+    /// overflow the stack when it is deleted.
+    #[error("shared types nested deeper than {MAX_TYPE_DEPTH} levels")]
+    TooDeep,
+}
+
+/// The deepest nesting of shared types a document may hold. A resolution
+/// needs three (the body, a paragraph, its text).
+pub const MAX_TYPE_DEPTH: usize = 32;
+
+/// Whether any shared type of `doc` lies deeper than [`MAX_TYPE_DEPTH`],
+/// found without recursion, in time linear in the document: a type's
+/// sequence is read as one walk over its items (yrs's text diff, which
+/// yields every embedded type whatever the type's kind, where its array
+/// iterator would slice strings one character at a time), its map by key.
+/// Run only after an update that creates types or settles pending structs.
+fn nests_too_deep<T: ReadTxn>(transaction: &T) -> bool {
+    use yrs::branch::BranchPtr;
+    use yrs::types::text::YChange;
+    use yrs::{Map, MapRef, Text, TextRef};
+    let mut pending: Vec<(BranchPtr, usize)> = transaction
+        .root_refs()
+        .filter_map(|(_, root)| root.try_branch().map(|branch| (BranchPtr::from(branch), 1)))
+        .collect();
+    while let Some((branch, depth)) = pending.pop() {
+        if depth > MAX_TYPE_DEPTH {
+            return true;
+        }
+        let sequence = TextRef::from(branch)
+            .diff(transaction, YChange::identity)
+            .into_iter()
+            .map(|chunk| chunk.insert);
+        let map = MapRef::from(branch);
+        let entries = map.iter(transaction).map(|(_, value)| value);
+        for child in sequence.chain(entries) {
+            if let Some(inner) = child.try_branch() {
+                pending.push((BranchPtr::from(inner), depth + 1));
+            }
+        }
+    }
+    false
 }
 
 /// The most pending content (structs and deletions waiting for missing
@@ -198,6 +240,17 @@ impl Replica {
     /// On `Err` the replica may hold part of the update: the caller must
     /// rebuild it from the store before serving anyone from it.
     pub fn apply(&mut self, update: Update) -> Result<Applied, InvalidUpdate> {
+        self.apply_checking(update, true)
+    }
+
+    /// [`Replica::apply`], measuring the nesting of shared types afterwards
+    /// only when `creates_types` ([`preflight::creates_types`] of its bytes):
+    /// typing creates none, so the walk over the document runs seldom.
+    pub fn apply_checking(
+        &mut self,
+        update: Update,
+        creates_types: bool,
+    ) -> Result<Applied, InvalidUpdate> {
         let mut transaction = self.doc.transact_mut();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let pending_before = pending_fingerprint(&transaction);
@@ -211,12 +264,12 @@ impl Replica {
             let changed = !transaction.insert_set().is_empty()
                 || !transaction.delete_set().is_empty()
                 || pending_after != pending_before;
-            Ok((changed, pending_after))
+            Ok((changed, pending_before.is_some(), pending_after))
         }));
         // The commit runs in the transaction's `drop`; it runs here, never
         // during an unwind, and its own panic is caught.
         let committed = end(transaction);
-        let (changed, pending_after) = match outcome {
+        let (changed, was_pending, pending_after) = match outcome {
             Ok(Ok(applied)) => applied,
             Ok(Err(error)) => return Err(error),
             Err(_) => return Err(InvalidUpdate::Apply("apply panicked".into())),
@@ -234,6 +287,16 @@ impl Replica {
             return Ok(Applied::Unchanged);
         }
         self.full_state = None;
+        // Structs that were pending may have been integrated by this update,
+        // types among them.
+        if creates_types || was_pending || pending_after.is_some() {
+            let doc = &self.doc;
+            match catch_unwind(AssertUnwindSafe(|| nests_too_deep(&doc.transact()))) {
+                Ok(false) => {}
+                Ok(true) => return Err(InvalidUpdate::TooDeep),
+                Err(_) => return Err(InvalidUpdate::Apply("reading the types panicked".into())),
+            }
+        }
         // yrs merges the pending structs into every encoding of the document,
         // and some merges panic: while anything is pending, every change is
         // checked by encoding the document (rare: pending structs wait for
@@ -443,6 +506,49 @@ mod tests {
             }
             assert!(replica.diff(&StateVector::default()).is_ok());
         }
+    }
+
+    /// Elements nested deeper than the limit are refused (yrs would
+    /// overflow the stack deleting them); the refused update is not kept by
+    /// the room, which rebuilds the replica from the store.
+    #[test]
+    fn shared_types_nested_too_deep_are_refused() {
+        use yrs::{XmlElementPrelim, XmlFragment};
+        let author = Doc::with_client_id(9);
+        let body = author.get_or_insert_xml_fragment("body");
+        let mut sv = StateVector::default();
+        let mut updates = Vec::new();
+        {
+            let mut element =
+                body.push_back(&mut author.transact_mut(), XmlElementPrelim::empty("p"));
+            for _ in 0..MAX_TYPE_DEPTH + 4 {
+                element =
+                    element.push_back(&mut author.transact_mut(), XmlElementPrelim::empty("x"));
+                let update = author.transact().encode_state_as_update_v1(&sv);
+                sv = author.transact().state_vector();
+                updates.push(update);
+            }
+        }
+        let mut replica = Replica::empty();
+        let mut refused = None;
+        for (index, update) in updates.iter().enumerate() {
+            let creates = preflight::creates_types(update);
+            assert!(creates);
+            if let Err(error) =
+                replica.apply_checking(decode_update(update).expect("valid"), creates)
+            {
+                refused = Some((index, error));
+                break;
+            }
+        }
+        // body (1) > p (2) > x … : the x at depth 33 is refused.
+        assert_eq!(refused, Some((MAX_TYPE_DEPTH - 2, InvalidUpdate::TooDeep)));
+        // Typing creates no types.
+        let typing = edit(3, |doc| {
+            doc.get_or_insert_text("t")
+                .insert(&mut doc.transact_mut(), 0, "Decide");
+        });
+        assert!(!preflight::creates_types(&typing));
     }
 
     #[test]

@@ -171,8 +171,20 @@ impl Cursor<'_> {
     }
 }
 
+/// Whether a (checked) update creates shared types: only such an update can
+/// nest them deeper, so only after one is the document's nesting measured.
+/// An update the walk refuses counts as creating some.
+pub fn creates_types(bytes: &[u8]) -> bool {
+    let mut types = 0;
+    walk_update(bytes, &mut types).map_or(true, |()| types > 0)
+}
+
 /// Checks a yrs v1 update (structs, then the delete set).
 pub fn check_update(bytes: &[u8]) -> Result<(), ShapeError> {
+    walk_update(bytes, &mut 0)
+}
+
+fn walk_update(bytes: &[u8], types: &mut usize) -> Result<(), ShapeError> {
     let mut cursor = Cursor { bytes, at: 0 };
     // Each client: its struct count, id and first clock.
     let clients = cursor.count(3)?;
@@ -182,7 +194,7 @@ pub fn check_update(bytes: &[u8]) -> Result<(), ShapeError> {
         let mut clock = cursor.clock()?;
         for _ in 0..structs {
             let at = cursor.at;
-            let length = check_struct(&mut cursor)?;
+            let length = check_struct(&mut cursor, types)?;
             if length == 0 {
                 // yjs never writes one; yrs's block search divides by zero
                 // on it (block_store.rs:60, found by fuzz/update).
@@ -233,7 +245,7 @@ const HAS_PARENT_SUB: u8 = 0b0010_0000;
 
 /// Checks one struct; returns its length (the clocks it takes), or a bound
 /// of it (a string's length in bytes bounds its length in UTF-16 units).
-fn check_struct(cursor: &mut Cursor<'_>) -> Result<u64, ShapeError> {
+fn check_struct(cursor: &mut Cursor<'_>, types: &mut usize) -> Result<u64, ShapeError> {
     let info = cursor.byte()?;
     if info == GC || info == SKIP {
         return cursor.clock();
@@ -254,7 +266,11 @@ fn check_struct(cursor: &mut Cursor<'_>) -> Result<u64, ShapeError> {
             cursor.buf()?; // a map key
         }
     }
-    check_content(cursor, info & 0b1111)
+    let kind = info & 0b1111;
+    if kind == 7 {
+        *types += 1;
+    }
+    check_content(cursor, kind)
 }
 
 fn check_content(cursor: &mut Cursor<'_>, kind: u8) -> Result<u64, ShapeError> {

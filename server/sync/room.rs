@@ -37,6 +37,7 @@ use yrs::{StateVector, Update};
 
 use super::awareness::{Awareness, AwarenessError, AwarenessLimits};
 use super::crdt::{self, Applied, Replica};
+use super::preflight;
 use super::protocol::{self, AwarenessEntry};
 use crate::auth::Role;
 use crate::ids::{AccountId, ConnectionId, DelegationId, DocumentId, Seq, SessionId};
@@ -1111,7 +1112,8 @@ impl Room {
             );
             return;
         }
-        match self.replica.apply(update) {
+        let creates_types = preflight::creates_types(&raw);
+        match self.replica.apply_checking(update, creates_types) {
             Ok(Applied::Unchanged) => {}
             Ok(Applied::Changed) => {
                 self.staged.bytes += raw.len() as u64;
@@ -1165,7 +1167,12 @@ impl Room {
         for row in rows {
             let applied = crdt::decode_update(&row.data)
                 .map_err(|e| e.to_string())
-                .and_then(|update| self.replica.apply(update).map_err(|e| e.to_string()));
+                .and_then(|update| {
+                    let creates_types = preflight::creates_types(&row.data);
+                    self.replica
+                        .apply_checking(update, creates_types)
+                        .map_err(|e| e.to_string())
+                });
             match applied {
                 Ok(Applied::Changed) => self.broadcast_now(protocol::encode_update(&row.data)),
                 Ok(Applied::Unchanged) => {}
