@@ -177,6 +177,10 @@ pub struct Status {
     pub failed_attempts: u64,
     /// Connections the server closed or that broke (not ours to close).
     pub lost_connections: u64,
+    /// The first bytes of the sync frames received on the current
+    /// connection (the first 8 of them), to tell what a client that never
+    /// synced saw.
+    pub frames_seen: Vec<String>,
 }
 
 /// What a client reports when asked.
@@ -536,7 +540,10 @@ impl Client {
             .map_err(|_| "connection timed out".to_owned())?
             .map_err(|error| error.to_string())?;
         self.socket = Some(socket);
-        self.status.send_modify(|status| status.connected = true);
+        self.status.send_modify(|status| {
+            status.connected = true;
+            status.frames_seen.clear();
+        });
         if self.options.endpoint.dialect == Dialect::Hocuspocus {
             let token = self.options.endpoint.token.clone();
             let mut auth = BytesMut::new();
@@ -601,6 +608,16 @@ impl Client {
         self.shared
             .bytes_in
             .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        self.status.send_if_modified(|status| {
+            if status.frames_seen.len() >= 8 || frame.first() != Some(&0) {
+                return false;
+            }
+            let head: Vec<String> = frame.iter().take(3).map(u8::to_string).collect();
+            status
+                .frames_seen
+                .push(format!("[{}] {} bytes", head.join(","), frame.len()));
+            false
+        });
         let mut reader = Reader::new(&frame);
         if self.options.endpoint.dialect == Dialect::Hocuspocus && reader.bytes().is_none() {
             self.shared.unknown_frames.fetch_add(1, Ordering::Relaxed);
@@ -625,7 +642,12 @@ impl Client {
                             self.send(protocol::encode_sync_step2(&diff)).await;
                         }
                         1 | 2 => {
-                            if self.apply(payload).is_err() {
+                            if let Err(error) = self.apply(payload) {
+                                self.shared.unknown_frames.fetch_add(1, Ordering::Relaxed);
+                                self.status.send_modify(|status| {
+                                    status.last_error =
+                                        Some(format!("a sync message did not apply: {error}"));
+                                });
                                 break;
                             }
                             applied = true;
@@ -665,9 +687,12 @@ impl Client {
         }
     }
 
-    fn apply(&mut self, payload: &[u8]) -> Result<(), ()> {
-        let update = Update::decode_v1(payload).map_err(|_| ())?;
-        self.doc.transact_mut().apply_update(update).map_err(|_| ())
+    fn apply(&mut self, payload: &[u8]) -> Result<(), String> {
+        let update = Update::decode_v1(payload).map_err(|error| error.to_string())?;
+        self.doc
+            .transact_mut()
+            .apply_update(update)
+            .map_err(|error| error.to_string())
     }
 
     /// After applying: credit every writer whose clock moved, and record the

@@ -342,7 +342,7 @@ async fn run_scenario(
         Scenario::Saturation => scenarios::saturation(&run).await,
         Scenario::Rooms => scenarios::rooms(&run).await,
         Scenario::Cold => scenarios::cold(&mut run).await,
-        Scenario::Storm => scenarios::storm(&run).await,
+        Scenario::Storm => scenarios::storm(&mut run).await,
         Scenario::Soak => scenarios::soak(&run).await,
     };
     for node in &mut run.nodes {
@@ -450,10 +450,11 @@ fn summary(result: &Value) -> String {
             number(&result["history_updates_per_s"]),
         )),
         "storm" => line.push_str(&format!(
-            "; all synced again in {} ms (p50 {} ms); peak RSS {} MB",
+            "; all synced again in {} ms (p50 {} ms); peak RSS {} MB; after a restart, all synced again in {} ms",
             number(&result["all_synced_ms"]),
             number(&result["synced_p50_ms"]),
             number(&server["server_peak_rss_mb"]),
+            number(&result["after_restart"]["all_synced_ms"]),
         )),
         "soak" => line.push_str(&format!(
             "; {} edits, {} rejoins, {} connections lost; RSS {} MB after the first minute, {} MB at the end; p99 {} ms",

@@ -654,9 +654,80 @@ pub async fn cold(run: &mut Run) -> anyhow::Result<Value> {
     }))
 }
 
-/// `storm`: C clients of one document reconnect at once.
-pub async fn storm(run: &Run) -> anyhow::Result<Value> {
-    let sizes = &run.sizes;
+/// How a reconnect wave went: when each client was synced again (seconds
+/// after the wave began), and what the clients that never were saw.
+struct Wave {
+    times: Vec<f64>,
+    never: usize,
+    stuck: Vec<String>,
+}
+
+impl Wave {
+    /// Waits until every client has completed `syncs` syncs, or the storm's
+    /// time is up.
+    async fn wait(clients: &mut [ClientHandle], syncs: u64, started: Instant) -> Self {
+        let deadline = started + STORM_TIMEOUT;
+        let mut wave = Wave {
+            times: Vec::with_capacity(clients.len()),
+            never: 0,
+            stuck: Vec::new(),
+        };
+        for (index, client) in clients.iter_mut().enumerate() {
+            match client.wait_syncs(syncs, deadline).await {
+                Some(at) => wave
+                    .times
+                    .push(at.saturating_duration_since(started).as_secs_f64()),
+                None => {
+                    wave.never += 1;
+                    let status = client.status.borrow().clone();
+                    if wave.stuck.len() < 5 {
+                        wave.stuck.push(format!(
+                            "client {}: syncs {}, connected {}, lost connections {}, failed attempts {}, last error {:?}, frames {:?}",
+                            index,
+                            status.syncs,
+                            status.connected,
+                            status.lost_connections,
+                            status.failed_attempts,
+                            status.last_error,
+                            status.frames_seen
+                        ));
+                    }
+                }
+            }
+        }
+        wave.times.sort_by(f64::total_cmp);
+        wave
+    }
+
+    /// The `q` quantile of the times, in milliseconds.
+    fn quantile_ms(&self, q: f64) -> Option<f64> {
+        (!self.times.is_empty())
+            .then(|| self.times[((self.times.len() - 1) as f64 * q).round() as usize] * 1000.0)
+    }
+
+    fn all_synced_ms(&self) -> Option<f64> {
+        if self.never == 0 {
+            self.quantile_ms(1.0)
+        } else {
+            None
+        }
+    }
+
+    fn note(&self, what: &str) -> Option<String> {
+        (self.never > 0).then(|| {
+            format!(
+                "{} clients were not synced again within {STORM_TIMEOUT:?} {what}",
+                self.never
+            )
+        })
+    }
+}
+
+/// `storm`: C clients of one document reconnect at once; then, when the
+/// load generator started the server, the server restarts under them and
+/// they all come back (each with its own backoff, as real clients do).
+pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
+    let sizes = run.sizes.clone();
     let document = run.document(0)?.to_owned();
     let count = sizes.storm_clients;
     let shared = Shared::new(1, 2);
@@ -694,37 +765,47 @@ pub async fn storm(run: &Run) -> anyhow::Result<Value> {
     for client in &clients {
         client.send(Command::Connect);
     }
-    let deadline = started + STORM_TIMEOUT;
-    let mut times = Vec::with_capacity(count);
-    let mut never = 0;
-    for client in clients.iter_mut() {
-        match client.wait_syncs(2, deadline).await {
-            Some(at) => times.push(at.duration_since(started).as_secs_f64()),
-            None => never += 1,
-        }
-    }
+    let wave = Wave::wait(&mut clients, 2, started).await;
     let sample = sampler.finish().await;
+    // The server restarts (a clean stop) with every client connected.
+    let mut restart = json!({ "note": "not measured: the server was not started by the load generator (--spawn)" });
+    let mut restart_ok = true;
+    if run.nodes[0].restartable() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let started = Instant::now();
+        run.nodes[0].restart().await?;
+        let sampler = run.sampler();
+        let wave = Wave::wait(&mut clients, 3, started).await;
+        let sample = sampler.finish().await;
+        restart_ok = wave.never == 0;
+        restart = json!({
+            "note": wave.note("after the restart"),
+            "all_synced_ms": wave.all_synced_ms(),
+            "synced_p50_ms": wave.quantile_ms(0.5),
+            "synced_p99_ms": wave.quantile_ms(0.99),
+            "not_synced_clients": wave.stuck,
+            "server": sample_json(&sample),
+        });
+    }
     let failed_attempts: u64 = clients
         .iter()
         .map(|client| client.status.borrow().failed_attempts)
         .sum();
-    times.sort_by(f64::total_cmp);
-    let quantile = |q: f64| -> Option<f64> {
-        (!times.is_empty()).then(|| times[((times.len() - 1) as f64 * q).round() as usize] * 1000.0)
-    };
     let expected = writer_clocks(&shared);
     let convergence = converge(run, &clients, |_| expected.clone(), Some((0, &document))).await;
-    let ok = never == 0 && not_synced == 0 && convergence.converged;
+    let ok = wave.never == 0 && not_synced == 0 && restart_ok && convergence.converged;
     Ok(json!({
         "scenario": "storm",
         "status": if ok { "ok" } else { "failed" },
-        "note": if never > 0 { json!(format!("{never} clients were not synced again within {STORM_TIMEOUT:?}")) } else { Value::Null },
+        "note": wave.note("after they all reconnected"),
         "params": { "clients": count, "content_chars": sizes.storm_content },
-        "all_synced_ms": if never == 0 { quantile(1.0) } else { None },
-        "synced_p50_ms": quantile(0.5),
-        "synced_p99_ms": quantile(0.99),
+        "all_synced_ms": wave.all_synced_ms(),
+        "synced_p50_ms": wave.quantile_ms(0.5),
+        "synced_p99_ms": wave.quantile_ms(0.99),
         "failed_connection_attempts": failed_attempts,
+        "not_synced_clients": wave.stuck,
         "server": sample_json(&sample),
+        "after_restart": restart,
         "convergence": convergence.detail,
     }))
 }

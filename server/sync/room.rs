@@ -950,6 +950,7 @@ impl Room {
                     },
                 );
                 self.idle_since = None;
+                tracing::trace!(%connection, members = self.members.len(), "joined");
                 let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
                 self.deliver(Delivery(connection, step1));
                 let states = self.awareness.states();
@@ -1053,6 +1054,7 @@ impl Room {
             Inbound::SyncStep1(state_vector) => {
                 match self.replica.diff(&state_vector) {
                     Ok(diff) => {
+                        tracing::trace!(%connection, held = !self.staged.updates.is_empty() || self.inflight.is_some(), "sync step 1 answered");
                         self.deliver(Delivery(connection, protocol::encode_sync_step2(&diff)));
                     }
                     Err(error) => {
