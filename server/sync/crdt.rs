@@ -41,30 +41,43 @@ pub enum InvalidUpdate {
 pub const MAX_TYPE_DEPTH: usize = 32;
 
 /// Whether any shared type of `doc` lies deeper than [`MAX_TYPE_DEPTH`],
-/// found without recursion, in time linear in the document: a type's
-/// sequence is read as one walk over its items (yrs's text diff, which
-/// yields every embedded type whatever the type's kind, where its array
-/// iterator would slice strings one character at a time), its map by key.
-/// Run only after an update that creates types or settles pending structs.
+/// found without recursion. A text's children are read in one walk over its
+/// items (yrs's text diff yields every embedded type; its array iterator
+/// would slice strings one character at a time); any other type's sequence
+/// is read by its array iterator, never further than the type's length (a
+/// crafted update can link a sequence's items into a loop: found by
+/// fuzz/update), and its map by key. Run only after an update that creates
+/// types or settles pending structs.
 fn nests_too_deep<T: ReadTxn>(transaction: &T) -> bool {
     use yrs::branch::BranchPtr;
+    use yrs::types::TypeRef;
     use yrs::types::text::YChange;
-    use yrs::{Map, MapRef, Text, TextRef};
+    use yrs::{Array, ArrayRef, Map, MapRef, Out, Text, TextRef};
     let mut pending: Vec<(BranchPtr, usize)> = transaction
         .root_refs()
         .filter_map(|(_, root)| root.try_branch().map(|branch| (BranchPtr::from(branch), 1)))
         .collect();
+    let mut children: Vec<Out> = Vec::new();
     while let Some((branch, depth)) = pending.pop() {
         if depth > MAX_TYPE_DEPTH {
             return true;
         }
-        let sequence = TextRef::from(branch)
-            .diff(transaction, YChange::identity)
-            .into_iter()
-            .map(|chunk| chunk.insert);
+        children.clear();
+        match branch.type_ref() {
+            TypeRef::Text | TypeRef::XmlText => children.extend(
+                TextRef::from(branch)
+                    .diff(transaction, YChange::identity)
+                    .into_iter()
+                    .map(|chunk| chunk.insert),
+            ),
+            _ => {
+                let length = branch.len() as usize;
+                children.extend(ArrayRef::from(branch).iter(transaction).take(length));
+            }
+        }
         let map = MapRef::from(branch);
-        let entries = map.iter(transaction).map(|(_, value)| value);
-        for child in sequence.chain(entries) {
+        children.extend(map.iter(transaction).map(|(_, value)| value));
+        for child in children.drain(..) {
             if let Some(inner) = child.try_branch() {
                 pending.push((BranchPtr::from(inner), depth + 1));
             }
@@ -468,11 +481,14 @@ mod tests {
     #[test]
     fn updates_yrs_cannot_encode_are_refused_and_the_document_still_encodes() {
         use crate::sync::protocol::{Message, decode_frame};
-        let update_cases: [&[u8]; 4] = [
+        let update_cases: [&[u8]; 5] = [
             include_bytes!("../../fuzz/findings/update-yrs-abort-1"),
             include_bytes!("../../fuzz/findings/update-2"),
             include_bytes!("../../fuzz/findings/update-3"),
             include_bytes!("../../fuzz/findings/update-4"),
+            // A sequence whose items a crafted update links into a loop:
+            // the nesting walk once followed it for ever.
+            include_bytes!("../../fuzz/findings/update-5"),
         ];
         for data in update_cases {
             // The stored-document reader of the `update` target, too.
