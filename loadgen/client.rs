@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
+use yrs::{Assoc, Doc, GetString, ID, ReadTxn, StateVector, StickyIndex, Text, Transact, Update};
 
 /// The root text every client edits.
 pub const TEXT: &str = "load";
@@ -142,6 +142,12 @@ pub enum Role {
         writer: usize,
         /// Time between keystrokes.
         interval: Duration,
+        /// `None`: every character at a random place (the worst case for
+        /// the CRDT: each one its own item). `Some(n)`: as a person types,
+        /// at a cursor, and every `n` characters the typist deletes the
+        /// sentence it wrote and writes another in its place, so the
+        /// document stops growing.
+        rewrite: Option<u32>,
     },
     /// Keeps `window` edits in flight (sent, not yet received by every
     /// tracked client) while typing is on.
@@ -333,6 +339,9 @@ struct Client {
     attempts: u32,
     /// Edits sent by this client (its writer log's count, kept locally).
     sent: u64,
+    /// A rewriting typist's sentence: the clock of its first character and
+    /// its length (its characters are consecutive: typed at a cursor).
+    sentence: Option<(u32, u32)>,
 }
 
 /// What one pass of the client's loop woke up for.
@@ -368,6 +377,7 @@ impl Client {
             socket: None,
             attempts: 0,
             sent: 0,
+            sentence: None,
         }
     }
 
@@ -748,13 +758,42 @@ impl Client {
             return;
         }
         let text = self.doc.get_or_insert_text(TEXT);
-        let position = {
-            let length = text.len(&self.doc.transact());
-            (self.next_random() % (u64::from(length) + 1)) as u32
+        let rewrite = match self.options.role {
+            Role::Typist { rewrite, .. } => rewrite,
+            _ => None,
         };
+        let random = self.next_random();
         let letter = (b'a' + (writer % 26) as u8) as char;
         let update = {
             let mut transaction = self.doc.transact_mut();
+            let length = text.len(&transaction);
+            let mut position = (random % (u64::from(length) + 1)) as u32;
+            if let Some(limit) = rewrite {
+                let own = self.doc.client_id();
+                // The cursor sits after the sentence's last character.
+                if let Some((first, len)) = self.sentence {
+                    let at = |clock: u32, assoc: Assoc| {
+                        StickyIndex::from_id(ID::new(own, clock), assoc)
+                            .get_offset(&transaction)
+                            .map(|offset| offset.index)
+                    };
+                    let start = at(first, Assoc::After);
+                    match (start, at(first + len - 1, Assoc::Before)) {
+                        (Some(start), Some(_)) if len >= limit => {
+                            text.remove_range(&mut transaction, start, len);
+                            position = start;
+                            self.sentence = None;
+                        }
+                        (Some(_), Some(end)) => position = end,
+                        _ => self.sentence = None,
+                    }
+                }
+                let clock = transaction.state_vector().get(&own);
+                self.sentence = match self.sentence {
+                    Some((first, len)) => Some((first, len + 1)),
+                    None => Some((clock, 1)),
+                };
+            }
             text.insert(&mut transaction, position, letter.encode_utf8(&mut [0; 4]));
             transaction.encode_update_v1()
         };

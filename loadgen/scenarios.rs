@@ -286,6 +286,7 @@ pub async fn typing(run: &Run, name: &str) -> anyhow::Result<Value> {
                 Role::Typist {
                     writer: index,
                     interval,
+                    rewrite: None,
                 }
             } else {
                 Role::Reader
@@ -457,6 +458,7 @@ pub async fn rooms(run: &Run) -> anyhow::Result<Value> {
                 Role::Typist {
                     writer: index / 2,
                     interval: Duration::from_secs(1),
+                    rewrite: None,
                 }
             } else {
                 Role::Reader
@@ -813,13 +815,17 @@ pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
 /// `soak`: a meeting's mix for `soak_duration`, to show that nothing grows
 /// and nothing fails over time. One plenary document with 30 clients, 6 of
 /// them typing 5 characters a second; `soak_documents` committee documents
-/// with a writer (one edit a second) and a reader each. Every 10 s, 5
-/// readers of the plenary drop and rejoin; every minute, 5 committees stop,
-/// leave and come back 40 s later (after the server has unloaded their
-/// documents: they load again from the store). The server's RSS is read
-/// every minute; at the end every client of every document must hold every
-/// edit, and a fresh client of the plenary the same text.
+/// with a writer (one edit a second) and a reader each. Writers type at a
+/// cursor and rewrite their sentence every 120 characters, so the documents
+/// stop growing. Every 10 s, 5 readers of the plenary drop and rejoin;
+/// every minute, 5 committees stop, leave and come back 40 s later (after
+/// the server has unloaded their documents: they load again from the
+/// store). The server's RSS is read every minute, and once more after every
+/// client has left and every document has unloaded; at the end every client
+/// of every document must hold every edit, and a fresh client of the
+/// plenary the same text.
 pub async fn soak(run: &Run) -> anyhow::Result<Value> {
+    const SOAK_SENTENCE: u32 = 120;
     const PLENARY_CLIENTS: usize = 30;
     const TYPISTS: usize = 6;
     let sizes = &run.sizes;
@@ -827,7 +833,14 @@ pub async fn soak(run: &Run) -> anyhow::Result<Value> {
     run.document(committees)?;
     let plenary = run.documents[0].clone();
     let shared = Shared::new(TYPISTS + committees, 0);
-    let typist = |writer: usize, interval: Duration| Role::Typist { writer, interval };
+    // Typists write at a cursor and rewrite their sentence every 120
+    // characters: the documents stop growing, so the server's memory
+    // should stop growing too.
+    let typist = |writer: usize, interval: Duration| Role::Typist {
+        writer,
+        interval,
+        rewrite: Some(SOAK_SENTENCE),
+    };
     let mut options = Vec::new();
     for index in 0..PLENARY_CLIENTS {
         let role = if index < TYPISTS {
@@ -979,6 +992,11 @@ pub async fn soak(run: &Run) -> anyhow::Result<Value> {
     let latency = client::merge_latency(&convergence.reports);
     let sent: u64 = expected.values().map(|&clock| u64::from(clock)).sum();
     let first = timeline.first().and_then(|entry| entry["rss_mb"].as_f64());
+    // Everyone leaves; once the server has unloaded every document
+    // (30 s idle by default), what it still holds is its own.
+    futures_util::future::join_all(clients.iter().map(ClientHandle::disconnect)).await;
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    let rss_unloaded = rss_mb();
     let ok = converged && not_synced == 0 && lost == 0 && failed_attempts == 0;
     Ok(json!({
         "scenario": "soak",
@@ -997,6 +1015,7 @@ pub async fn soak(run: &Run) -> anyhow::Result<Value> {
         "rss_mb": {
             "after_first_minute": first,
             "end": rss_end,
+            "after_every_document_unloaded": rss_unloaded,
             "timeline": timeline,
         },
         "server": sample_json(&sample),

@@ -155,6 +155,10 @@ pub struct ServeArgs {
     /// Frames that may wait for a slow connection before it is closed (1013).
     #[arg(long, env = "PLENARY_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
+    /// Bytes of frames that may wait for a slow connection before it is
+    /// closed (1013); one larger frame passes on an empty queue.
+    #[arg(long, env = "PLENARY_OUTBOUND_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub outbound_bytes: usize,
     /// Seconds without a commit after which a burst of editing is recorded
     /// as a checkpoint version.
     #[arg(long, env = "PLENARY_CHECKPOINT_QUIET_SECS", default_value_t = 60)]
@@ -191,6 +195,7 @@ impl ServeArgs {
         config.room.compact_after = self.compact_after.max(1);
         config.room.idle_unload = Duration::from_secs(self.idle_unload_secs);
         config.room.outbound_queue = self.outbound_queue.max(1);
+        config.room.outbound_bytes = self.outbound_bytes.max(1);
         config.room.checkpoint_quiet = Duration::from_secs(self.checkpoint_quiet_secs.max(1));
         config.connection.max_frame_bytes = self.max_frame_bytes;
         config.session_lifetime = Duration::from_secs(self.session_days.clamp(1, 365) * 24 * 3600);

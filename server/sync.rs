@@ -5,10 +5,12 @@
 //! - [`crdt`]: the yrs document of a room (load, apply, answer).
 //! - [`room`]: the task that owns an open document, and the registry of rooms.
 //! - [`connection`]: one websocket, between its socket and its room.
+//! - [`outbound`]: a connection's queue of frames, bounded in frames and bytes.
 
 pub mod awareness;
 pub mod connection;
 pub mod crdt;
+pub mod outbound;
 pub mod preflight;
 pub mod protocol;
 pub mod room;

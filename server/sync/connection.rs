@@ -16,9 +16,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::Metrics;
 use super::awareness::stamp_identity;
 use super::crdt::{decode_state_vector, decode_update};
+use super::outbound::{self, Outbound};
 use super::protocol::{self, FrameError};
 use super::room::Identity;
-use super::room::{CloseReason, Inbound, Membership, Outbound, RoomLink, close};
+use super::room::{CloseReason, Inbound, Membership, RoomLink, close};
 
 /// Tunables of every connection.
 #[derive(Debug, Clone)]
@@ -70,6 +71,9 @@ impl RateLimits {
 /// keep latency low.
 const WRITE_BATCH: usize = 64;
 
+/// How long a closing connection waits for its close frame to be written.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// Serves one websocket until it closes, then leaves the room.
 pub async fn run<S>(
     socket: S,
@@ -113,9 +117,11 @@ pub async fn run<S>(
             code: reason.code,
             reason: reason.reason.as_ref().into(),
         };
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        // A client that stopped reading would hold this send (and the
+        // connection's memory) for ever: it gets a few seconds.
+        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
     }
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
     room.leave().await;
     metrics.connections.fetch_sub(1, Ordering::Relaxed);
 }
@@ -124,7 +130,7 @@ pub async fn run<S>(
 /// reason, or `None` if the socket failed.
 async fn write_frames<W>(
     sink: &mut W,
-    outbound: &mut mpsc::Receiver<Outbound>,
+    outbound: &mut outbound::Receiver,
     kill: &mut oneshot::Receiver<CloseReason>,
     ping_interval: Duration,
 ) -> Option<CloseReason>
@@ -310,15 +316,15 @@ mod tests {
     #[tokio::test]
     async fn every_queued_frame_is_written_in_order() {
         let total = WRITE_BATCH * 3 + 5;
-        let (outbound_tx, mut outbound) = mpsc::channel(total + 1);
+        let (outbound_tx, mut outbound) = outbound::channel(total + 1, usize::MAX);
         for index in 0..total {
             let frame = Bytes::from((index as u32).to_be_bytes().to_vec());
             outbound_tx
-                .try_send(Outbound::Frame(frame))
+                .try_send_frame(frame)
                 .expect("the queue has room");
         }
         outbound_tx
-            .try_send(Outbound::Close(CloseReason::new(close::GOING_AWAY, "done")))
+            .try_close(CloseReason::new(close::GOING_AWAY, "done"))
             .expect("the queue has room");
         let (_kill_tx, mut kill) = oneshot::channel();
         let mut sink = Vec::<Message>::new()

@@ -149,6 +149,9 @@ pub enum Access {
 pub struct RoomConfig {
     /// Frames a connection may have waiting to be written.
     pub outbound_queue: usize,
+    /// Bytes of frames a connection may have waiting to be written (one
+    /// larger frame passes on an empty queue).
+    pub outbound_bytes: usize,
     /// Largest document (snapshot plus log), in bytes.
     pub max_document_bytes: u64,
     /// Log length that triggers a compaction.
@@ -165,6 +168,7 @@ impl Default for RoomConfig {
     fn default() -> Self {
         Self {
             outbound_queue: 1024,
+            outbound_bytes: 32 * 1024 * 1024,
             max_document_bytes: 64 * 1024 * 1024,
             compact_after: 1000,
             idle_unload: Duration::from_secs(30),
@@ -177,14 +181,8 @@ impl Default for RoomConfig {
     }
 }
 
-/// What a room sends to a connection.
-#[derive(Debug)]
-pub enum Outbound {
-    /// One protocol message, in its own binary frame.
-    Frame(Bytes),
-    /// Close the socket after the frames before this one.
-    Close(CloseReason),
-}
+pub use super::outbound::Outbound;
+use super::outbound::{self, Refused};
 
 /// A message from a connection, decoded on the connection's task.
 #[derive(Debug)]
@@ -223,7 +221,7 @@ enum Command {
         connection: ConnectionId,
         identity: Arc<Identity>,
         access: Access,
-        outbound: mpsc::Sender<Outbound>,
+        outbound: outbound::Sender,
         kill: oneshot::Sender<CloseReason>,
         reply: oneshot::Sender<Result<(), JoinError>>,
     },
@@ -312,7 +310,7 @@ pub struct Membership {
     /// Messages to the room; leaves the room when dropped.
     pub room: RoomLink,
     /// Frames to write, in order.
-    pub outbound: mpsc::Receiver<Outbound>,
+    pub outbound: outbound::Receiver,
     /// Fires when the room must close the socket at once (queue full, bad input).
     pub kill: oneshot::Receiver<CloseReason>,
 }
@@ -451,7 +449,10 @@ impl Rooms {
                 return Err(JoinError::ShuttingDown);
             }
             let handle = self.handle(document)?;
-            let (outbound_tx, outbound_rx) = mpsc::channel(self.inner.config.outbound_queue);
+            let (outbound_tx, outbound_rx) = outbound::channel(
+                self.inner.config.outbound_queue,
+                self.inner.config.outbound_bytes,
+            );
             let (kill_tx, kill_rx) = oneshot::channel();
             let (reply_tx, reply_rx) = oneshot::channel();
             let join = Command::Join {
@@ -663,7 +664,7 @@ struct Member {
     access: Access,
     /// Whether a refused write was already reported for this connection.
     refusal_reported: bool,
-    outbound: mpsc::Sender<Outbound>,
+    outbound: outbound::Sender,
     kill: Option<oneshot::Sender<CloseReason>>,
 }
 
@@ -1299,11 +1300,8 @@ impl Room {
     fn broadcast_now(&mut self, frame: Bytes) {
         let mut failed = Vec::new();
         for (&connection, member) in &self.members {
-            if let Err(error) = member.outbound.try_send(Outbound::Frame(frame.clone())) {
-                failed.push((
-                    connection,
-                    matches!(error, mpsc::error::TrySendError::Full(_)),
-                ));
+            if let Err(refused) = member.outbound.try_send_frame(frame.clone()) {
+                failed.push((connection, refused == Refused::Full));
             }
         }
         self.drop_failed(failed);
@@ -1313,9 +1311,8 @@ impl Room {
         let Some(member) = self.members.get(&connection) else {
             return;
         };
-        if let Err(error) = member.outbound.try_send(Outbound::Frame(frame)) {
-            let full = matches!(error, mpsc::error::TrySendError::Full(_));
-            self.drop_failed(vec![(connection, full)]);
+        if let Err(refused) = member.outbound.try_send_frame(frame) {
+            self.drop_failed(vec![(connection, refused == Refused::Full)]);
         }
     }
 
@@ -1367,8 +1364,7 @@ impl Room {
     fn close_all(&mut self, reason: CloseReason) {
         for (_, member) in self.members.drain() {
             // Behind the frames already queued; if the queue is full, at once.
-            if let Err(mpsc::error::TrySendError::Full(_)) =
-                member.outbound.try_send(Outbound::Close(reason.clone()))
+            if let Err(Refused::Full) = member.outbound.try_close(reason.clone())
                 && let Some(kill) = member.kill
             {
                 let _ = kill.send(reason.clone());

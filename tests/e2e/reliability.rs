@@ -1,14 +1,21 @@
 //! Faults: a database that fills up or drops its connections, a thousand
-//! unload/load races with writes in flight, and online backups.
+//! unload/load races with writes in flight, online backups, and the memory
+//! one hostile account can make the server hold.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+
+use futures_util::SinkExt;
+use plenary::sync::protocol::{self, AwarenessEntry};
+use tokio_tungstenite::tungstenite::Message;
+use yrs::updates::encoder::Encode;
 
 use plenary::store::Database;
 use plenary::store::sqlite::SqliteStore;
 use plenary::sync::room::close;
 
-use crate::support::{Fixture, InProcess, Server, TestDb, YrsClient};
+use crate::support::{Fixture, InProcess, Server, TestDb, YrsClient, raw_socket};
 
 fn sqlite_database(store: Arc<SqliteStore>) -> Database {
     Database {
@@ -274,4 +281,152 @@ async fn an_online_backup_restores_whole() {
         YrsClient::connect(&server2, &format!("{second}?token={}", fixture.admin.token)).await;
     assert_eq!(second_client.text("t"), "Second resolution;");
     let _ = server;
+}
+
+/// One account, doing everything a client may to make the server hold
+/// memory (every connection it may open, each with the largest awareness
+/// states, each asking for the whole document again and again without ever
+/// reading), adds no more than the documented bound: per connection, its
+/// outbound bytes plus one document frame, two frames being read and its
+/// awareness states. The slow readers are closed; everyone else carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_adds_a_bounded_amount_of_server_memory() {
+    const CONNECTIONS: usize = 8;
+    const MIB: u64 = 1024 * 1024;
+    const OUTBOUND_BYTES: u64 = 4 * MIB;
+    const MAX_FRAME: u64 = 2 * MIB;
+    const DOCUMENT_CHARS: usize = 1 << 20;
+    let db = TestDb::sqlite();
+    let server = Server::start(
+        &db,
+        &[
+            "--connections-per-account",
+            &CONNECTIONS.to_string(),
+            "--outbound-bytes",
+            &OUTBOUND_BYTES.to_string(),
+            "--max-frame-bytes",
+            &MAX_FRAME.to_string(),
+        ],
+    )
+    .await;
+    let fixture = Fixture::new(&server).await;
+    let author = YrsClient::connect(&server, &fixture.room()).await;
+    author.append("t", &"x".repeat(DOCUMENT_CHARS));
+    let bystander = YrsClient::connect(&server, &fixture.room()).await;
+    bystander
+        .wait_for("the document", |c| c.mirror_text("t").len() == DOCUMENT_CHARS)
+        .await;
+    let observer = fixture.person(&server, "Press", "observer", None).await;
+    let room = fixture.room_for(&observer);
+
+    let mut sockets = Vec::new();
+    for _ in 0..CONNECTIONS {
+        sockets.push(raw_socket(&server, &room).await);
+    }
+    // One more is refused.
+    match tokio_tungstenite::connect_async(format!("{}/{room}", server.ws_url())).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        other => panic!("a connection over the limit: {:?}", other.map(|_| "open")),
+    }
+
+    let pid = server.pid().expect("the server runs");
+    let baseline = rss_bytes(pid).expect("the server's RSS");
+    let peak = Arc::new(AtomicU64::new(baseline));
+    let attacking = Arc::new(AtomicBool::new(true));
+    let sampling = tokio::spawn({
+        let (peak, attacking) = (peak.clone(), attacking.clone());
+        async move {
+            while attacking.load(Ordering::Relaxed) {
+                if let Some(rss) = rss_bytes(pid) {
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    });
+
+    // Every connection: eight awareness states of 16,000 bytes, then 250
+    // requests for the whole document (1 MiB each), never reading.
+    let note = format!("{{\"note\":\"{}\"}}", "n".repeat(15_980));
+    let step1 = protocol::encode_sync_step1(&yrs::StateVector::default().encode_v1());
+    let attacks = sockets.into_iter().enumerate().map(|(index, mut socket)| {
+        let entries: Vec<AwarenessEntry> = (0..8)
+            .map(|n| AwarenessEntry {
+                client: (index * 8 + n + 1) as u64,
+                clock: 1,
+                state: Some(note.clone()),
+            })
+            .collect();
+        let step1 = step1.clone();
+        async move {
+            let _ = socket
+                .send(Message::Binary(protocol::encode_awareness(&entries)))
+                .await;
+            for _ in 0..250 {
+                if socket.send(Message::Binary(step1.clone())).await.is_err() {
+                    break;
+                }
+            }
+            socket
+        }
+    });
+    let sockets = futures_util::future::join_all(attacks).await;
+    // The server closes each of them as a slow consumer.
+    let metrics_url = server.http_url("/metrics");
+    let closed = || async {
+        let text = reqwest::get(&metrics_url)
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics");
+        text.lines()
+            .find_map(|line| line.strip_prefix("plenary_slow_consumers_closed_total "))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or(0.0) as usize
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while closed().await < CONNECTIONS {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {CONNECTIONS} slow readers were closed",
+            closed().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    attacking.store(false, Ordering::Relaxed);
+    sampling.await.expect("the sampler");
+    drop(sockets);
+
+    let document_frame = DOCUMENT_CHARS as u64 + 64 * 1024;
+    let per_connection = OUTBOUND_BYTES + document_frame + 2 * MAX_FRAME + 8 * 16 * 1024 + 256 * 1024;
+    let bound = CONNECTIONS as u64 * per_connection + MIB;
+    let added = peak.load(Ordering::Relaxed).saturating_sub(baseline);
+    eprintln!(
+        "one account added at most {:.1} MiB to the server (bound {:.1} MiB)",
+        added as f64 / MIB as f64,
+        bound as f64 / MIB as f64
+    );
+    assert!(
+        added <= bound,
+        "the server grew by {added} bytes, over the bound of {bound}"
+    );
+
+    // Everyone else carried on.
+    assert!(author.closed().is_none() && bystander.closed().is_none());
+    author.append("t", " and more");
+    bystander
+        .wait_for("an edit after the attack", |c| c.mirror_text("t").ends_with(" and more"))
+        .await;
+}
+
+/// A process's resident memory, in bytes (Linux `/proc`).
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

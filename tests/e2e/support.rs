@@ -391,6 +391,11 @@ impl Server {
         format!("ws://{}/sync", self.addr)
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn http_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
