@@ -481,7 +481,7 @@ mod tests {
     #[test]
     fn updates_yrs_cannot_encode_are_refused_and_the_document_still_encodes() {
         use crate::sync::protocol::{Message, decode_frame};
-        let update_cases: [&[u8]; 5] = [
+        let update_cases: [&[u8]; 6] = [
             include_bytes!("../../fuzz/findings/update-yrs-abort-1"),
             include_bytes!("../../fuzz/findings/update-2"),
             include_bytes!("../../fuzz/findings/update-3"),
@@ -489,6 +489,10 @@ mod tests {
             // A sequence whose items a crafted update links into a loop:
             // the nesting walk once followed it for ever.
             include_bytes!("../../fuzz/findings/update-5"),
+            // A client in two groups of one update, and structs that are
+            // their own parent: yrs left a dangling pointer in a map (a
+            // segfault reading it).
+            include_bytes!("../../fuzz/findings/update-6"),
         ];
         for data in update_cases {
             // The stored-document reader of the `update` target, too.

@@ -59,6 +59,18 @@ pub enum ShapeError {
     /// A struct of length zero (an empty string, no values).
     #[error("an empty struct at byte {0}")]
     Empty(usize),
+    /// A client's structs in two groups of one update (yjs writes one).
+    #[error("client {client} appears twice in the update (at byte {at})")]
+    RepeatedClient {
+        /// The client id.
+        client: u64,
+        /// Where it appeared again.
+        at: usize,
+    },
+    /// A struct that names as its origin or parent a struct of its own
+    /// client that is not older than itself (itself, or one to come).
+    #[error("a struct at byte {0} refers to itself or to a later struct of its client")]
+    ForwardReference(usize),
     /// A client id beyond [`MAX_CLIENT`].
     #[error("client id {client} at byte {at} is beyond 2^53 - 1")]
     Client {
@@ -153,10 +165,8 @@ impl Cursor<'_> {
     }
 
     /// An id: a client and a clock.
-    fn id(&mut self) -> Result<(), ShapeError> {
-        self.client()?;
-        self.clock()?;
-        Ok(())
+    fn id(&mut self) -> Result<(u64, u64), ShapeError> {
+        Ok((self.client()?, self.clock()?))
     }
 
     /// A count of elements that take at least `each` bytes.
@@ -188,13 +198,22 @@ fn walk_update(bytes: &[u8], types: &mut usize) -> Result<(), ShapeError> {
     let mut cursor = Cursor { bytes, at: 0 };
     // Each client: its struct count, id and first clock.
     let clients = cursor.count(3)?;
+    let mut seen = Vec::new();
     for _ in 0..clients {
         let structs = cursor.count(1)?;
-        cursor.client()?;
+        let at = cursor.at;
+        let client = cursor.client()?;
+        // yrs would merge a client's second group into its first, clocks
+        // overlapping: two structs with one id, which left dangling
+        // pointers in a map of yrs (a segfault, found by fuzz/update).
+        if seen.contains(&client) {
+            return Err(ShapeError::RepeatedClient { client, at });
+        }
+        seen.push(client);
         let mut clock = cursor.clock()?;
         for _ in 0..structs {
             let at = cursor.at;
-            let length = check_struct(&mut cursor, types)?;
+            let length = check_struct(&mut cursor, types, (client, clock))?;
             if length == 0 {
                 // yjs never writes one; yrs's block search divides by zero
                 // on it (block_store.rs:60, found by fuzz/update).
@@ -243,24 +262,38 @@ const HAS_ORIGIN: u8 = 0b1000_0000;
 const HAS_RIGHT_ORIGIN: u8 = 0b0100_0000;
 const HAS_PARENT_SUB: u8 = 0b0010_0000;
 
-/// Checks one struct; returns its length (the clocks it takes), or a bound
-/// of it (a string's length in bytes bounds its length in UTF-16 units).
-fn check_struct(cursor: &mut Cursor<'_>, types: &mut usize) -> Result<u64, ShapeError> {
+/// Checks one struct, `own` its id; returns its length (the clocks it
+/// takes). Its origins and parent, when they are structs of its own client,
+/// must be older than itself: a client refers only to what existed when it
+/// wrote (a struct that is its own parent is a loop yrs follows).
+fn check_struct(
+    cursor: &mut Cursor<'_>,
+    types: &mut usize,
+    own: (u64, u64),
+) -> Result<u64, ShapeError> {
+    let at = cursor.at;
     let info = cursor.byte()?;
     if info == GC || info == SKIP {
         return cursor.clock();
     }
+    let older = |(client, clock): (u64, u64)| {
+        if client == own.0 && clock >= own.1 {
+            Err(ShapeError::ForwardReference(at))
+        } else {
+            Ok(())
+        }
+    };
     if info & HAS_ORIGIN != 0 {
-        cursor.id()?;
+        older(cursor.id()?)?;
     }
     if info & HAS_RIGHT_ORIGIN != 0 {
-        cursor.id()?;
+        older(cursor.id()?)?;
     }
     if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
         if cursor.var()? == 1 {
             cursor.buf()?; // a root type's name
         } else {
-            cursor.id()?; // the parent's
+            older(cursor.id()?)?; // the parent's
         }
         if info & HAS_PARENT_SUB != 0 {
             cursor.buf()?; // a map key
@@ -287,11 +320,17 @@ fn check_content(cursor: &mut Cursor<'_>, kind: u8) -> Result<u64, ShapeError> {
             }
             length = strings + 1;
         }
-        // A string: its bytes bound its UTF-16 length.
+        // A string: its length in UTF-16 units (yrs's clocks count them).
         4 => {
+            let bytes = cursor.var()?;
             let start = cursor.at;
-            cursor.buf()?;
-            length = (cursor.at - start) as u64;
+            cursor.skip(bytes)?;
+            let text = &cursor.bytes[start..cursor.at];
+            length = match std::str::from_utf8(text) {
+                Ok(text) => text.chars().map(|c| c.len_utf16() as u64).sum(),
+                // yrs refuses it too.
+                Err(_) => bytes,
+            };
         }
         // Binary, embed (JSON text).
         3 | 5 => cursor.buf()?,
@@ -392,6 +431,50 @@ mod tests {
     fn full(doc: &Doc) -> Vec<u8> {
         doc.transact()
             .encode_state_as_update_v1(&StateVector::default())
+    }
+
+    #[test]
+    fn clocks_after_text_beyond_the_basic_plane_are_counted_in_utf16() {
+        // "😀😀" takes 4 clocks (8 bytes); "Z" (right origin: the first
+        // emoji) is clock 4, "Y" (origin: the last unit) clock 5.
+        let doc = Doc::with_client_id(9);
+        let text = doc.get_or_insert_text("t");
+        text.insert(&mut doc.transact_mut(), 0, "😀😀");
+        text.insert(&mut doc.transact_mut(), 0, "Z");
+        let end = text.len(&doc.transact());
+        text.insert(&mut doc.transact_mut(), end, "Y");
+        assert_eq!(text.get_string(&doc.transact()), "Z😀😀Y");
+        assert_eq!(check_update(&full(&doc)), Ok(()));
+    }
+
+    #[test]
+    fn a_client_in_two_groups_is_refused() {
+        // Two groups of client 5, each one string struct in root "t".
+        let update = [
+            2, 1, 5, 0, 4, 1, 1, b't', 1, b'a', 1, 5, 1, 4, 1, 1, b't', 1, b'b', 0,
+        ];
+        assert!(matches!(
+            check_update(&update),
+            Err(ShapeError::RepeatedClient { client: 5, .. })
+        ));
+        // One group of two structs is fine.
+        let update = [
+            1, 2, 5, 0, 4, 1, 1, b't', 1, b'a', 4, 1, 1, b't', 1, b'b', 0,
+        ];
+        assert_eq!(check_update(&update), Ok(()));
+    }
+
+    #[test]
+    fn a_struct_that_refers_to_itself_or_a_later_struct_is_refused() {
+        // Client 5's struct at clock 0 whose parent is (5, 0): itself.
+        let update = [1, 1, 5, 0, 4, 0, 5, 0, 1, b'a', 0];
+        assert_eq!(check_update(&update), Err(ShapeError::ForwardReference(4)));
+        // Its origin (5, 3): a struct it has not written yet.
+        let update = [1, 1, 5, 0, 0x80 | 4, 5, 3, 1, b'a', 0];
+        assert_eq!(check_update(&update), Err(ShapeError::ForwardReference(4)));
+        // Another client's struct, at any clock, is a dependency: pending.
+        let update = [1, 1, 5, 0, 0x80 | 4, 6, 3, 1, b'a', 0];
+        assert_eq!(check_update(&update), Ok(()));
     }
 
     #[test]

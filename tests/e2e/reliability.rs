@@ -314,7 +314,9 @@ async fn one_account_adds_a_bounded_amount_of_server_memory() {
     author.append("t", &"x".repeat(DOCUMENT_CHARS));
     let bystander = YrsClient::connect(&server, &fixture.room()).await;
     bystander
-        .wait_for("the document", |c| c.mirror_text("t").len() == DOCUMENT_CHARS)
+        .wait_for("the document", |c| {
+            c.mirror_text("t").len() == DOCUMENT_CHARS
+        })
         .await;
     let observer = fixture.person(&server, "Press", "observer", None).await;
     let room = fixture.room_for(&observer);
@@ -402,7 +404,8 @@ async fn one_account_adds_a_bounded_amount_of_server_memory() {
     drop(sockets);
 
     let document_frame = DOCUMENT_CHARS as u64 + 64 * 1024;
-    let per_connection = OUTBOUND_BYTES + document_frame + 2 * MAX_FRAME + 8 * 16 * 1024 + 256 * 1024;
+    let per_connection =
+        OUTBOUND_BYTES + document_frame + 2 * MAX_FRAME + 8 * 16 * 1024 + 256 * 1024;
     let bound = CONNECTIONS as u64 * per_connection + MIB;
     let added = peak.load(Ordering::Relaxed).saturating_sub(baseline);
     eprintln!(
@@ -419,7 +422,9 @@ async fn one_account_adds_a_bounded_amount_of_server_memory() {
     assert!(author.closed().is_none() && bystander.closed().is_none());
     author.append("t", " and more");
     bystander
-        .wait_for("an edit after the attack", |c| c.mirror_text("t").ends_with(" and more"))
+        .wait_for("an edit after the attack", |c| {
+            c.mirror_text("t").ends_with(" and more")
+        })
         .await;
 }
 
