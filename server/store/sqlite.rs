@@ -324,17 +324,30 @@ async fn commit_group(pool: &SqlitePool, group: Vec<Append>) {
         let mut results = Vec::with_capacity(group.len());
         for append in &group {
             if single {
-                results.push(insert_updates(&mut transaction, append, now).await);
+                let result = insert_updates(&mut transaction, append, now).await;
+                if let Err(cause) = result {
+                    // SQLite may have rolled the transaction back with the
+                    // statement (a full disk, an I/O error): committing would
+                    // only say "no transaction is active". Nothing is stored.
+                    let _ = transaction.rollback().await;
+                    return Err(cause);
+                }
+                results.push(Ok(()));
                 continue;
             }
             sqlx::query("savepoint append")
                 .execute(&mut *transaction)
                 .await?;
             let result = insert_updates(&mut transaction, append, now).await;
-            if result.is_err() {
-                sqlx::query("rollback to append")
+            if result.is_err()
+                && sqlx::query("rollback to append")
                     .execute(&mut *transaction)
-                    .await?;
+                    .await
+                    .is_err()
+            {
+                // The whole transaction went with the statement: its error
+                // is the cause, and none of the group is stored.
+                return result.map(|()| Vec::new());
             }
             sqlx::query("release append")
                 .execute(&mut *transaction)
@@ -342,7 +355,7 @@ async fn commit_group(pool: &SqlitePool, group: Vec<Append>) {
             results.push(result);
         }
         transaction.commit().await?;
-        Ok::<_, sqlx::Error>(results)
+        Ok::<_, StoreError>(results)
     }
     .await;
     match outcome {
@@ -355,10 +368,9 @@ async fn commit_group(pool: &SqlitePool, group: Vec<Append>) {
             let shared = error.to_string();
             let mut error = Some(error);
             for append in group {
-                let failure = match error.take() {
-                    Some(error) => StoreError::Database(error),
-                    None => StoreError::Batch(shared.clone()),
-                };
+                let failure = error
+                    .take()
+                    .unwrap_or_else(|| StoreError::Batch(shared.clone()));
                 let _ = append.reply.send(Err(failure));
             }
         }

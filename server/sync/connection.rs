@@ -101,6 +101,9 @@ pub async fn run<S>(
             reason = reader => reason,
         }
     };
+    // A reason the room gave on the kill channel (a failed commit) wins over
+    // what either side saw of the room going away just after it.
+    let reason = kill.try_recv().ok().or(reason);
     if let Some(reason) = reason {
         if matches!(
             reason.code,
