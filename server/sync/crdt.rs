@@ -48,9 +48,9 @@ pub const MAX_TYPE_DEPTH: usize = 32;
 /// character at a time: found by fuzz/update and fuzz/frame); its map is
 /// read by key. Run only after an update that creates types or settles
 /// pending structs. The diff follows the items' links: the preflight
-/// refuses the updates that could link them into a loop (a struct that is
-/// its own origin, a client twice in one update: fuzz/update once found
-/// such a loop).
+/// refuses the updates that could link them into a loop (a client twice in
+/// one update made the loop of fuzz/update's `update-5`; a struct that is
+/// its own origin or parent).
 fn nests_too_deep<T: ReadTxn>(transaction: &T) -> bool {
     use yrs::branch::BranchPtr;
     use yrs::types::text::YChange;
@@ -477,7 +477,7 @@ mod tests {
     #[test]
     fn updates_yrs_cannot_encode_are_refused_and_the_document_still_encodes() {
         use crate::sync::protocol::{Message, decode_frame};
-        let update_cases: [&[u8]; 7] = [
+        let update_cases: [&[u8]; 8] = [
             include_bytes!("../../fuzz/findings/update-yrs-abort-1"),
             include_bytes!("../../fuzz/findings/update-2"),
             include_bytes!("../../fuzz/findings/update-3"),
@@ -492,6 +492,9 @@ mod tests {
             // A string with characters beyond the basic plane in a type
             // that is not a text: yrs's array iterator never ends on it.
             include_bytes!("../../fuzz/findings/update-7"),
+            // A block that does not fit the skip yrs thinks it fills: an
+            // overflow (checked: a caught panic; unchecked: a use after free).
+            include_bytes!("../../fuzz/findings/update-8"),
         ];
         for data in update_cases {
             // The stored-document reader of the `update` target, too.
