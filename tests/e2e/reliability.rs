@@ -328,7 +328,7 @@ async fn one_account_adds_a_bounded_amount_of_server_memory() {
     // One more is refused.
     match tokio_tungstenite::connect_async(format!("{}/{room}", server.ws_url())).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 429)
+            assert_eq!(response.status(), 429);
         }
         other => panic!("a connection over the limit: {:?}", other.map(|_| "open")),
     }
