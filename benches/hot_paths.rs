@@ -95,7 +95,7 @@ fn apply_and_encode(c: &mut Criterion) {
                     (replica, update)
                 },
                 |(mut replica, update)| {
-                    let applied = replica.apply(update).expect("applies");
+                    let applied = replica.apply(update, &next).expect("applies");
                     let frame = protocol::encode_update(&next);
                     black_box((applied, frame, replica))
                 },

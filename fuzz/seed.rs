@@ -25,8 +25,9 @@ pub fn replica() -> Replica {
         ),
     ];
     let mut replica = Replica::empty();
-    if let Ok(update) = decode_update(&body_update(&blocks)) {
-        let _ = replica.apply(update);
+    let raw = body_update(&blocks);
+    if let Ok(update) = decode_update(&raw) {
+        let _ = replica.apply(update, &raw);
     }
     replica
 }

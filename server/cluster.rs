@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ids::{AccountId, DocumentId, Seq, SessionId};
+use crate::sync::protocol::{AwarenessEntry, encode_awareness};
 
 /// The channel every node listens on.
 pub const CHANNEL: &str = "plenary";
@@ -111,19 +112,52 @@ impl Cluster {
         });
     }
 
-    /// Relays an awareness frame to the other nodes.
-    pub fn awareness(&self, document: &DocumentId, frame: &[u8]) {
-        let encoded = STANDARD.encode(frame);
-        // Presence is ephemeral and expires anyway: an oversized state is
-        // simply not relayed across nodes.
-        if encoded.len() + document.as_str().len() + 100 < MAX_PAYLOAD {
-            self.publish(Notice::Awareness {
-                document: document.to_string(),
-                frame: encoded,
-            });
+    /// Relays awareness entries to the other nodes, in as many notices as
+    /// their payload limit needs (a room sends the entries of many clients
+    /// at once).
+    pub fn awareness(&self, document: &DocumentId, entries: &[AwarenessEntry]) {
+        // What one notice may carry before base64 (4/3) and its envelope.
+        let budget = (MAX_PAYLOAD - ENVELOPE_BYTES - document.as_str().len()) / 4 * 3;
+        let mut start = 0;
+        let mut size = 0;
+        for (index, entry) in entries.iter().enumerate() {
+            let entry_size = AWARENESS_ENTRY_OVERHEAD + entry.state.as_ref().map_or(4, String::len);
+            if entry_size > budget {
+                // Presence is ephemeral and expires anyway: an oversized
+                // state is simply not relayed across nodes.
+                self.publish_awareness(document, &entries[start..index]);
+                start = index + 1;
+                size = 0;
+                continue;
+            }
+            if size + entry_size > budget {
+                self.publish_awareness(document, &entries[start..index]);
+                start = index;
+                size = 0;
+            }
+            size += entry_size;
         }
+        self.publish_awareness(document, &entries[start..]);
+    }
+
+    fn publish_awareness(&self, document: &DocumentId, entries: &[AwarenessEntry]) {
+        if entries.is_empty() {
+            return;
+        }
+        self.publish(Notice::Awareness {
+            document: document.to_string(),
+            frame: STANDARD.encode(encode_awareness(entries)),
+        });
     }
 }
+
+/// A notice's JSON besides its document and frame: the node's id, the keys.
+const ENVELOPE_BYTES: usize = 160;
+
+/// An awareness entry's bytes besides its state: client id, clock and the
+/// state's length (varints of at most 8, 10 and 5 bytes), and the frame's
+/// own header shared out generously.
+const AWARENESS_ENTRY_OVERHEAD: usize = 32;
 
 /// Decodes the frame of an [`Notice::Awareness`].
 pub fn awareness_frame(frame: &str) -> Option<Vec<u8>> {
@@ -275,5 +309,57 @@ mod tests {
             awareness_frame(&STANDARD.encode([1u8, 2, 3])),
             Some(vec![1, 2, 3])
         );
+    }
+
+    #[tokio::test]
+    async fn awareness_of_many_clients_is_split_into_notices_that_fit() {
+        let (outgoing, mut sent) = mpsc::channel(64);
+        let cluster = Cluster {
+            node: crate::ids::random_id().into(),
+            outgoing,
+        };
+        let document = DocumentId::parse("r-1").expect("a document id");
+        let state = format!("{{\"user\":{{\"name\":\"{}\"}}}}", "x".repeat(180));
+        let mut entries: Vec<AwarenessEntry> = (0..300)
+            .map(|client| AwarenessEntry {
+                client: (1 << 53) - 1 - client,
+                clock: (1 << 53) - 1,
+                state: Some(state.clone()),
+            })
+            .collect();
+        // One state too large for any notice: left out, the rest still sent.
+        entries.insert(
+            150,
+            AwarenessEntry {
+                client: 7,
+                clock: 1,
+                state: Some("y".repeat(MAX_PAYLOAD)),
+            },
+        );
+        cluster.awareness(&document, &entries);
+        drop(cluster);
+        let mut relayed = Vec::new();
+        let mut notices = 0;
+        while let Some(notice) = sent.recv().await {
+            notices += 1;
+            let envelope = serde_json::to_string(&Envelope {
+                node: crate::ids::random_id(),
+                notice: notice.clone(),
+            })
+            .expect("serialises");
+            assert!(envelope.len() < MAX_PAYLOAD, "{} bytes", envelope.len());
+            let Notice::Awareness { frame, .. } = notice else {
+                panic!("not an awareness notice: {notice:?}");
+            };
+            let frame = awareness_frame(&frame).expect("base64");
+            let messages = crate::sync::protocol::decode_frame(&frame.into()).expect("a frame");
+            let [crate::sync::protocol::Message::Awareness(decoded)] = &messages[..] else {
+                panic!("not one awareness message: {messages:?}");
+            };
+            relayed.extend(decoded.iter().cloned());
+        }
+        entries.remove(150);
+        assert!(notices > 1);
+        assert_eq!(relayed, entries);
     }
 }

@@ -26,9 +26,9 @@ fuzz_target!(|data: &[u8]| {
                     replica = plenary_fuzz_seed::replica();
                 }
             }
-            Message::SyncStep2(update) | Message::Update(update) => {
-                if let Ok(update) = decode_update(&update)
-                    && replica.apply(update).is_err()
+            Message::SyncStep2(raw) | Message::Update(raw) => {
+                if let Ok(update) = decode_update(&raw)
+                    && replica.apply(update, &raw).is_err()
                 {
                     // The room rebuilds the replica from the store.
                     replica = plenary_fuzz_seed::replica();

@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         let Ok(update) = decode_update(chunk) else {
             continue;
         };
-        if replica.apply(update).is_err() {
+        if replica.apply(update, chunk).is_err() {
             replica = plenary_fuzz_seed::replica();
         }
         let pending = replica.pending_bytes();

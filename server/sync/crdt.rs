@@ -34,6 +34,10 @@ pub enum InvalidUpdate {
     /// overflow the stack when it is deleted.
     #[error("shared types nested deeper than {MAX_TYPE_DEPTH} levels")]
     TooDeep,
+    /// Structs that would leave a hole in their client's clocks
+    /// ([`preflight::check_gaps`]).
+    #[error("{0}")]
+    Gap(String),
 }
 
 /// The deepest nesting of shared types a document may hold. A resolution
@@ -248,24 +252,34 @@ impl Replica {
     ///
     /// On `Err` the replica may hold part of the update: the caller must
     /// rebuild it from the store before serving anyone from it.
-    pub fn apply(&mut self, update: Update) -> Result<Applied, InvalidUpdate> {
-        self.apply_checking(update, true)
-    }
-
-    /// [`Replica::apply`], measuring the nesting of shared types afterwards
-    /// only when `creates_types` ([`preflight::creates_types`] of its bytes):
-    /// typing creates none, so the walk over the document runs seldom.
-    pub fn apply_checking(
-        &mut self,
-        update: Update,
-        creates_types: bool,
-    ) -> Result<Applied, InvalidUpdate> {
+    ///
+    /// `raw` is the update's bytes (`update` decoded from them): structs
+    /// that would leave a hole in their client's clocks are refused before
+    /// yrs sees them ([`preflight::check_gaps`]), and the nesting of shared
+    /// types is measured afterwards only when the update creates some
+    /// ([`preflight::creates_types`]): typing creates none, so the walk over
+    /// the document runs seldom.
+    pub fn apply(&mut self, update: Update, raw: &[u8]) -> Result<Applied, InvalidUpdate> {
+        let creates_types = preflight::creates_types(raw);
         let mut transaction = self.doc.transact_mut();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let before = transaction.state_vector();
+            preflight::check_gaps(raw, |client| {
+                u64::from(before.get(&yrs::block::ClientID::new(client)))
+            })
+            .map_err(|error| InvalidUpdate::Gap(error.to_string()))?;
             let pending_before = pending_fingerprint(&transaction);
             transaction
                 .apply_update(update)
                 .map_err(|error| InvalidUpdate::Apply(error.to_string()))?;
+            // The check above keeps yrs from integrating anything past a
+            // hole; should it still have, the update is refused (the
+            // caller rebuilds the replica) before anything else touches it.
+            if let Some(client) = leaves_hole(&transaction) {
+                return Err(InvalidUpdate::Gap(format!(
+                    "client {client}'s clocks would have a hole"
+                )));
+            }
             let pending_after = pending_fingerprint(&transaction);
             // Pending structs (missing dependencies) change neither the
             // insert nor the delete set, but must be stored all the same, or
@@ -387,6 +401,19 @@ impl Replica {
     }
 }
 
+/// A client whose clocks the transaction's inserts reach beyond its state
+/// vector clock: yrs stops the state vector at the first hole (a skip).
+fn leaves_hole(transaction: &yrs::TransactionMut<'_>) -> Option<u64> {
+    let state_vector = transaction.state_vector();
+    transaction
+        .insert_set()
+        .iter()
+        .find_map(|(&client, ranges)| {
+            let reached = ranges.iter().map(|range| range.end).max()?;
+            (reached > state_vector.get(&client)).then_some(client.get())
+        })
+}
+
 fn pending_fingerprint<T: ReadTxn>(transaction: &T) -> Option<(Vec<u8>, Vec<u8>)> {
     let store = transaction.store();
     if store.pending_update().is_none() && store.pending_ds().is_none() {
@@ -453,18 +480,19 @@ mod tests {
             ),
         ];
         let mut replica = Replica::empty();
-        let update = decode_update(&body_update(&blocks)).expect("valid");
-        assert_eq!(replica.apply(update), Ok(Applied::Changed));
+        let raw = body_update(&blocks);
+        let update = decode_update(&raw).expect("valid");
+        assert_eq!(replica.apply(update, &raw), Ok(Applied::Changed));
         replica
     }
 
     /// Applies `update`, as the room does: on a refusal the replica is
     /// rebuilt (here: started again). Whatever happens, it still encodes.
     fn apply_like_the_room(replica: &mut Replica, update: &[u8]) {
-        let Ok(update) = decode_update(update) else {
+        let Ok(decoded) = decode_update(update) else {
             return;
         };
-        if replica.apply(update).is_err() {
+        if replica.apply(decoded, update).is_err() {
             *replica = seeded();
         }
         assert!(replica.full_state().is_ok());
@@ -477,7 +505,7 @@ mod tests {
     #[test]
     fn updates_yrs_cannot_encode_are_refused_and_the_document_still_encodes() {
         use crate::sync::protocol::{Message, decode_frame};
-        let update_cases: [&[u8]; 8] = [
+        let update_cases: [&[u8]; 9] = [
             include_bytes!("../../fuzz/findings/update-yrs-abort-1"),
             include_bytes!("../../fuzz/findings/update-2"),
             include_bytes!("../../fuzz/findings/update-3"),
@@ -495,6 +523,9 @@ mod tests {
             // A block that does not fit the skip yrs thinks it fills: an
             // overflow (checked: a caught panic; unchecked: a use after free).
             include_bytes!("../../fuzz/findings/update-8"),
+            // Structs past a hole, then structs overlapping it: yrs split its
+            // own structs around the hole and freed one still pointed to.
+            include_bytes!("../../fuzz/findings/update-9"),
         ];
         for data in update_cases {
             // The stored-document reader of the `update` target, too.
@@ -555,11 +586,8 @@ mod tests {
         let mut replica = Replica::empty();
         let mut refused = None;
         for (index, update) in updates.iter().enumerate() {
-            let creates = preflight::creates_types(update);
-            assert!(creates);
-            if let Err(error) =
-                replica.apply_checking(decode_update(update).expect("valid"), creates)
-            {
+            assert!(preflight::creates_types(update));
+            if let Err(error) = replica.apply(decode_update(update).expect("valid"), update) {
                 refused = Some((index, error));
                 break;
             }
@@ -581,8 +609,8 @@ mod tests {
             text.insert(&mut doc.transact_mut(), 0, "Recalling");
         });
         let mut replica = Replica::empty();
-        let first = replica.apply(decode_update(&update).expect("valid"));
-        let second = replica.apply(decode_update(&update).expect("valid"));
+        let first = replica.apply(decode_update(&update).expect("valid"), &update);
+        let second = replica.apply(decode_update(&update).expect("valid"), &update);
         assert_eq!(first, Ok(Applied::Changed));
         assert_eq!(second, Ok(Applied::Unchanged));
         assert_eq!(text(&replica), "Recalling");
@@ -603,7 +631,7 @@ mod tests {
         let mut replica = Replica::empty();
         // The second half arrives first: yrs keeps it pending.
         assert_eq!(
-            replica.apply(decode_update(&second).expect("valid")),
+            replica.apply(decode_update(&second).expect("valid"), &second),
             Ok(Applied::Changed)
         );
         assert_eq!(text_of(&replica), "");
@@ -625,7 +653,7 @@ mod tests {
         })
         .expect("loads");
         assert_eq!(
-            reloaded.apply(decode_update(&first).expect("valid")),
+            reloaded.apply(decode_update(&first).expect("valid"), &first),
             Ok(Applied::Changed)
         );
         assert_eq!(text_of(&reloaded), "Urges States");
@@ -647,10 +675,13 @@ mod tests {
             let chunk = "x".repeat(8 * 1024);
             let update = {
                 let mut txn = doc.transact_mut();
-                text.insert(&mut txn, 0, &chunk);
+                // At the end: each waits for the one before (a struct
+                // that did not would be refused, see `check_gaps`).
+                let end = text.len(&txn);
+                text.insert(&mut txn, end, &chunk);
                 txn.encode_update_v1()
             };
-            match replica.apply(decode_update(&update).expect("valid")) {
+            match replica.apply(decode_update(&update).expect("valid"), &update) {
                 Ok(_) => assert!(round < 200),
                 Err(InvalidUpdate::TooMuchPending) => {
                     refused = true;
@@ -660,6 +691,44 @@ mod tests {
             }
         }
         assert!(refused, "the pending content hit its bound");
+    }
+
+    #[test]
+    fn structs_past_a_hole_are_refused_and_the_replica_still_serves() {
+        let doc = Doc::with_client_id(5);
+        let text = doc.get_or_insert_text("t");
+        text.insert(&mut doc.transact_mut(), 0, "Urges");
+        let first = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let insert_at_start = |what: &str| {
+            let mut txn = doc.transact_mut();
+            text.insert(&mut txn, 0, what);
+            txn.encode_update_v1()
+        };
+        let lost = insert_at_start("all ");
+        let past_the_hole = insert_at_start("The ");
+        let mut replica = Replica::empty();
+        assert_eq!(
+            replica.apply(decode_update(&first).expect("valid"), &first),
+            Ok(Applied::Changed)
+        );
+        // Client 5's clocks 5..9 never came: "The " (clock 9) would be
+        // integrated past them.
+        let refused = replica.apply(
+            decode_update(&past_the_hole).expect("valid"),
+            &past_the_hole,
+        );
+        assert!(matches!(refused, Err(InvalidUpdate::Gap(_))), "{refused:?}");
+        assert_eq!(text_of(&replica), "Urges");
+        // In order, both apply.
+        for update in [&lost, &past_the_hole] {
+            assert_eq!(
+                replica.apply(decode_update(update).expect("valid"), update),
+                Ok(Applied::Changed)
+            );
+        }
+        assert_eq!(text_of(&replica), "The all Urges");
     }
 
     #[test]
@@ -678,7 +747,7 @@ mod tests {
                 .insert(&mut doc.transact_mut(), 0, "Decides");
         });
         replica
-            .apply(decode_update(&update).expect("valid"))
+            .apply(decode_update(&update).expect("valid"), &update)
             .expect("applies");
         assert_ne!(replica.full_state().expect("encodes"), empty);
         assert_eq!(text(&replica), "Decides");

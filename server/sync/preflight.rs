@@ -71,6 +71,20 @@ pub enum ShapeError {
     /// client that is not older than itself (itself, or one to come).
     #[error("a struct at byte {0} refers to itself or to a later struct of its client")]
     ForwardReference(usize),
+    /// A struct of a client that starts after the document's clock for it
+    /// and does not wait for the structs in between: yrs would integrate it
+    /// at once, leaving a hole in the client's clocks (see [`check_gaps`]).
+    #[error("client {client}'s structs jump from clock {expected} to {clock} (at byte {at})")]
+    Gap {
+        /// The client id.
+        client: u64,
+        /// The clock the document is at, or the group reached.
+        expected: u64,
+        /// The clock of the struct after the gap.
+        clock: u64,
+        /// Where the struct starts.
+        at: usize,
+    },
     /// A client id beyond [`MAX_CLIENT`].
     #[error("client id {client} at byte {at} is beyond 2^53 - 1")]
     Client {
@@ -186,15 +200,77 @@ impl Cursor<'_> {
 /// An update the walk refuses counts as creating some.
 pub fn creates_types(bytes: &[u8]) -> bool {
     let mut types = 0;
-    walk_update(bytes, &mut types).map_or(true, |()| types > 0)
+    walk_update(bytes, &mut types, &mut |_| Ok(())).map_or(true, |()| types > 0)
 }
 
 /// Checks a yrs v1 update (structs, then the delete set).
 pub fn check_update(bytes: &[u8]) -> Result<(), ShapeError> {
-    walk_update(bytes, &mut 0)
+    walk_update(bytes, &mut 0, &mut |_| Ok(()))
 }
 
-fn walk_update(bytes: &[u8], types: &mut usize) -> Result<(), ShapeError> {
+/// Checks that a (checked) update leaves no hole in any client's clocks,
+/// given the clock the document is at for each client (`clock_of`).
+///
+/// yjs keeps a struct that starts after its client's clock pending until
+/// the structs in between arrive. yrs 0.28 integrates it at once when it
+/// depends on nothing missing, and marks the clocks in between as a hole (a
+/// skip in its block store). A later update that overlaps such a hole makes
+/// yrs split its own structs around what it already knows and free a piece
+/// another piece still points to: a use after free (found by fuzz/update,
+/// seen with valgrind; reproducer `fuzz/findings/update-9`), and the wrapped
+/// subtraction of `update-8`. No client of ours writes such a struct (a
+/// client's updates reach the server in order), so one is refused unless
+/// its left origin is the clock just before it: yrs then keeps it pending
+/// until every clock in between has arrived, as yjs would.
+pub fn check_gaps(bytes: &[u8], clock_of: impl Fn(u64) -> u64) -> Result<(), ShapeError> {
+    // The group being walked: its client and the clock it reached.
+    let mut group: Option<(u64, u64)> = None;
+    walk_update(bytes, &mut 0, &mut |found| {
+        let reached = match group {
+            Some((client, reached)) if client == found.client => reached,
+            _ => clock_of(found.client),
+        };
+        let waits = matches!(
+            found.kind,
+            StructKind::Item { origin: Some(origin) }
+                if found.clock > 0 && origin == (found.client, found.clock - 1)
+        );
+        // A skip integrates nothing (it only separates structs).
+        if found.clock > reached && !waits && !matches!(found.kind, StructKind::Skip) {
+            return Err(ShapeError::Gap {
+                client: found.client,
+                expected: reached,
+                clock: found.clock,
+                at: found.at,
+            });
+        }
+        if !matches!(found.kind, StructKind::Skip) {
+            group = Some((found.client, reached.max(found.clock + found.length)));
+        }
+        Ok(())
+    })
+}
+
+/// What the walk tells a visitor of each struct.
+struct Found {
+    client: u64,
+    clock: u64,
+    length: u64,
+    kind: StructKind,
+    at: usize,
+}
+
+enum StructKind {
+    Skip,
+    Gc,
+    Item { origin: Option<(u64, u64)> },
+}
+
+fn walk_update(
+    bytes: &[u8],
+    types: &mut usize,
+    visit: &mut dyn FnMut(Found) -> Result<(), ShapeError>,
+) -> Result<(), ShapeError> {
     let mut cursor = Cursor { bytes, at: 0 };
     // Each client: its struct count, id and first clock.
     let clients = cursor.count(3)?;
@@ -213,12 +289,19 @@ fn walk_update(bytes: &[u8], types: &mut usize) -> Result<(), ShapeError> {
         let mut clock = cursor.clock()?;
         for _ in 0..structs {
             let at = cursor.at;
-            let length = check_struct(&mut cursor, types, (client, clock))?;
+            let (length, kind) = check_struct(&mut cursor, types, (client, clock))?;
             if length == 0 {
                 // yjs never writes one; yrs's block search divides by zero
                 // on it (block_store.rs:60, found by fuzz/update).
                 return Err(ShapeError::Empty(at));
             }
+            visit(Found {
+                client,
+                clock,
+                length,
+                kind,
+                at,
+            })?;
             clock += length;
             if clock > 2 * MAX_CLOCK {
                 return Err(ShapeError::Clock { value: clock, at });
@@ -263,18 +346,21 @@ const HAS_RIGHT_ORIGIN: u8 = 0b0100_0000;
 const HAS_PARENT_SUB: u8 = 0b0010_0000;
 
 /// Checks one struct, `own` its id; returns its length (the clocks it
-/// takes). Its origins and parent, when they are structs of its own client,
+/// takes) and kind. Its origins and parent, when they are structs of its own client,
 /// must be older than itself: a client refers only to what existed when it
 /// wrote (a struct that is its own parent is a loop yrs follows).
 fn check_struct(
     cursor: &mut Cursor<'_>,
     types: &mut usize,
     own: (u64, u64),
-) -> Result<u64, ShapeError> {
+) -> Result<(u64, StructKind), ShapeError> {
     let at = cursor.at;
     let info = cursor.byte()?;
-    if info == GC || info == SKIP {
-        return cursor.clock();
+    if info == GC {
+        return Ok((cursor.clock()?, StructKind::Gc));
+    }
+    if info == SKIP {
+        return Ok((cursor.clock()?, StructKind::Skip));
     }
     let older = |(client, clock): (u64, u64)| {
         if client == own.0 && clock >= own.1 {
@@ -283,8 +369,11 @@ fn check_struct(
             Ok(())
         }
     };
+    let mut origin = None;
     if info & HAS_ORIGIN != 0 {
-        older(cursor.id()?)?;
+        let id = cursor.id()?;
+        older(id)?;
+        origin = Some(id);
     }
     if info & HAS_RIGHT_ORIGIN != 0 {
         older(cursor.id()?)?;
@@ -303,7 +392,7 @@ fn check_struct(
     if kind == 7 {
         *types += 1;
     }
-    check_content(cursor, kind)
+    Ok((check_content(cursor, kind)?, StructKind::Item { origin }))
 }
 
 fn check_content(cursor: &mut Cursor<'_>, kind: u8) -> Result<u64, ShapeError> {
@@ -462,6 +551,46 @@ mod tests {
             1, 2, 5, 0, 4, 1, 1, b't', 1, b'a', 4, 1, 1, b't', 1, b'b', 0,
         ];
         assert_eq!(check_update(&update), Ok(()));
+    }
+
+    #[test]
+    fn structs_past_a_hole_in_their_clients_clocks_are_refused_unless_they_wait() {
+        let doc = Doc::with_client_id(5);
+        let text = doc.get_or_insert_text("t");
+        text.insert(&mut doc.transact_mut(), 0, "Urges");
+        let after_urges = doc.transact().state_vector();
+        // At the end: its left origin is the clock just before it.
+        text.insert(&mut doc.transact_mut(), 5, " States");
+        let waits = doc.transact().encode_state_as_update_v1(&after_urges);
+        // At the start: no left origin.
+        text.insert(&mut doc.transact_mut(), 0, "The ");
+        let mut after_states = after_urges.clone();
+        after_states.set_max(yrs::block::ClientID::new(5), 12);
+        let skips = doc.transact().encode_state_as_update_v1(&after_states);
+        let everything = full(&doc);
+
+        // A document that has all of client 5 before each: nothing missing.
+        assert_eq!(check_gaps(&waits, |_| 5), Ok(()));
+        assert_eq!(check_gaps(&skips, |_| 12), Ok(()));
+        assert_eq!(check_gaps(&everything, |_| 0), Ok(()));
+        assert_eq!(check_gaps(&everything, |_| 16), Ok(()));
+        // The document lacks "Urges": " States" waits for it (pending), as yjs does.
+        assert_eq!(check_gaps(&waits, |_| 0), Ok(()));
+        // It lacks " States": "The " would be integrated past a hole.
+        assert!(matches!(
+            check_gaps(&skips, |_| 5),
+            Err(ShapeError::Gap {
+                client: 5,
+                expected: 5,
+                clock: 12,
+                ..
+            })
+        ));
+        // Another client's clocks are not this one's.
+        assert_eq!(
+            check_gaps(&skips, |client| if client == 5 { 12 } else { 0 }),
+            Ok(())
+        );
     }
 
     #[test]

@@ -37,7 +37,6 @@ use yrs::{StateVector, Update};
 
 use super::awareness::{Awareness, AwarenessError, AwarenessLimits};
 use super::crdt::{self, Applied, Replica};
-use super::preflight;
 use super::protocol::{self, AwarenessEntry};
 use crate::auth::Role;
 use crate::ids::{AccountId, ConnectionId, DelegationId, DocumentId, Seq, SessionId};
@@ -752,6 +751,59 @@ struct Room {
     last_commit: Option<Instant>,
     settled_reported: bool,
     stopping: bool,
+    /// Awareness entries applied but not yet relayed (see [`PendingAwareness`]).
+    pending_awareness: PendingAwareness,
+}
+
+/// Awareness entries waiting to be relayed. The room relays them once its
+/// queue of commands is empty (or they have waited [`AWARENESS_FLUSH_AFTER`]),
+/// the entries of every client in one frame to each member: when a thousand
+/// clients reconnect at once, each member gets a few frames instead of a
+/// thousand, and no frame waits when the room is not busy.
+#[derive(Default)]
+struct PendingAwareness {
+    /// In arrival order; `true` for the entries of this node's clients,
+    /// which go to the other nodes as well.
+    entries: Vec<(AwarenessEntry, bool)>,
+    since: Option<Instant>,
+}
+
+/// The longest a busy room holds awareness entries before relaying them.
+const AWARENESS_FLUSH_AFTER: Duration = Duration::from_millis(20);
+
+impl PendingAwareness {
+    fn push(&mut self, entries: impl IntoIterator<Item = AwarenessEntry>, local: bool) {
+        let before = self.entries.len();
+        self.entries
+            .extend(entries.into_iter().map(|entry| (entry, local)));
+        if self.since.is_none() && self.entries.len() > before {
+            self.since = Some(Instant::now());
+        }
+    }
+
+    fn due(&self, now: Instant) -> bool {
+        self.since
+            .is_some_and(|since| now.duration_since(since) >= AWARENESS_FLUSH_AFTER)
+    }
+
+    /// The latest entry of each client, in the order of their last change:
+    /// every entry for the members, and the local ones for the other nodes.
+    fn take(&mut self) -> (Vec<AwarenessEntry>, Vec<AwarenessEntry>) {
+        self.since = None;
+        let mut seen = std::collections::HashSet::new();
+        let mut latest: Vec<(AwarenessEntry, bool)> = std::mem::take(&mut self.entries)
+            .into_iter()
+            .rev()
+            .filter(|(entry, _)| seen.insert(entry.client))
+            .collect();
+        latest.reverse();
+        let local = latest
+            .iter()
+            .filter(|(_, local)| *local)
+            .map(|(entry, _)| entry.clone())
+            .collect();
+        (latest.into_iter().map(|(entry, _)| entry).collect(), local)
+    }
 }
 
 /// What the loop should do after handling an event.
@@ -783,6 +835,7 @@ impl Room {
             last_commit: None,
             settled_reported: true,
             stopping: false,
+            pending_awareness: PendingAwareness::default(),
         }
     }
 
@@ -845,6 +898,9 @@ impl Room {
                 self.catch_up().await;
             }
             self.start_commit();
+            if commands.is_empty() || self.pending_awareness.due(Instant::now()) {
+                self.flush_awareness();
+            }
             // With no idle time configured, unload as soon as the last
             // connection leaves and the last commit lands (unless a join waits).
             if self.config().idle_unload.is_zero()
@@ -861,6 +917,8 @@ impl Room {
                 break;
             }
         }
+        // Whoever is left (other nodes' clients) learns who went.
+        self.flush_awareness();
         if !self.settled_reported && self.inflight.is_none() && self.staged.updates.is_empty() {
             self.report_settled();
         }
@@ -1031,9 +1089,8 @@ impl Room {
                 if let Ok(relayed) = self
                     .awareness
                     .apply(REMOTE, entries, Instant::now(), limits)
-                    && !relayed.is_empty()
                 {
-                    self.broadcast_now(protocol::encode_awareness(&relayed));
+                    self.pending_awareness.push(relayed, false);
                 }
             }
             Command::CloseWhere(filter, reason) => {
@@ -1078,8 +1135,7 @@ impl Room {
                 let now = Instant::now();
                 let limits = self.config().awareness;
                 match self.awareness.apply(connection, entries, now, limits) {
-                    Ok(relayed) if relayed.is_empty() => {}
-                    Ok(relayed) => self.relay_awareness(&relayed),
+                    Ok(relayed) => self.relay_awareness(relayed),
                     Err(error @ AwarenessError::TooManyClients)
                     | Err(error @ AwarenessError::StateTooLarge) => {
                         self.close_member(
@@ -1115,8 +1171,7 @@ impl Room {
             );
             return;
         }
-        let creates_types = preflight::creates_types(&raw);
-        match self.replica.apply_checking(update, creates_types) {
+        match self.replica.apply(update, &raw) {
             Ok(Applied::Unchanged) => {}
             Ok(Applied::Changed) => {
                 self.staged.bytes += raw.len() as u64;
@@ -1140,13 +1195,25 @@ impl Room {
     }
 
     /// Relays awareness entries of this node's clients to them and to the
-    /// other nodes.
-    fn relay_awareness(&mut self, entries: &[AwarenessEntry]) {
-        let frame = protocol::encode_awareness(entries);
-        if let Some(cluster) = &self.rooms.inner.cluster {
-            cluster.awareness(&self.document, &frame);
+    /// other nodes (soon: see [`PendingAwareness`]).
+    fn relay_awareness(&mut self, entries: Vec<AwarenessEntry>) {
+        self.pending_awareness.push(entries, true);
+    }
+
+    /// Relays the awareness entries waiting, in one frame.
+    fn flush_awareness(&mut self) {
+        if self.pending_awareness.entries.is_empty() {
+            return;
         }
-        self.broadcast_now(frame);
+        let (all, local) = self.pending_awareness.take();
+        if let Some(cluster) = &self.rooms.inner.cluster
+            && !local.is_empty()
+        {
+            cluster.awareness(&self.document, &local);
+        }
+        if !self.members.is_empty() {
+            self.broadcast_now(protocol::encode_awareness(&all));
+        }
     }
 
     /// Reads what other nodes committed after our last sequence, applies it
@@ -1171,9 +1238,8 @@ impl Room {
             let applied = crdt::decode_update(&row.data)
                 .map_err(|e| e.to_string())
                 .and_then(|update| {
-                    let creates_types = preflight::creates_types(&row.data);
                     self.replica
-                        .apply_checking(update, creates_types)
+                        .apply(update, &row.data)
                         .map_err(|e| e.to_string())
                 });
             match applied {
@@ -1258,7 +1324,7 @@ impl Room {
             let mut replica = Replica::load(&stored).map_err(|e| e.to_string())?;
             for data in waiting {
                 let update = crdt::decode_update(&data).map_err(|e| e.to_string())?;
-                replica.apply(update).map_err(|e| e.to_string())?;
+                replica.apply(update, &data).map_err(|e| e.to_string())?;
             }
             Ok::<_, String>(replica)
         }
@@ -1353,9 +1419,7 @@ impl Room {
             return;
         }
         let removed = self.awareness.remove_connection(connection);
-        if !removed.is_empty() {
-            self.relay_awareness(&removed);
-        }
+        self.relay_awareness(removed);
         if self.members.is_empty() {
             self.idle_since = Some(Instant::now());
         }
@@ -1541,9 +1605,7 @@ impl Room {
     fn sweep(&mut self) -> Flow {
         let now = Instant::now();
         let expired = self.awareness.expire(now);
-        if !expired.is_empty() {
-            self.broadcast_now(protocol::encode_awareness(&expired));
-        }
+        self.pending_awareness.push(expired, false);
         // With other nodes, poll the log now and then: a lost notice costs
         // at most this long.
         if self.rooms.inner.cluster.is_some() && now.duration_since(self.last_poll) >= POLL_INTERVAL
@@ -1630,5 +1692,51 @@ async fn wait_compaction(compaction: &mut Option<Compaction>) -> Result<(Seq, u6
             Err(error) => Err(format!("compaction task failed: {error}")),
         },
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(client: u64, clock: u64, state: Option<&str>) -> AwarenessEntry {
+        AwarenessEntry {
+            client,
+            clock,
+            state: state.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn pending_awareness_keeps_each_clients_latest_entry() {
+        let mut pending = PendingAwareness::default();
+        assert!(!pending.due(Instant::now()));
+        pending.push(
+            [entry(1, 1, Some("{\"a\":1}")), entry(2, 1, Some("{}"))],
+            true,
+        );
+        pending.push([entry(9, 4, Some("{\"remote\":1}"))], false);
+        pending.push([entry(1, 2, Some("{\"a\":2}"))], true);
+        pending.push([entry(2, 1, None)], true);
+        assert!(pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
+        let (all, local) = pending.take();
+        assert_eq!(
+            all,
+            vec![
+                entry(9, 4, Some("{\"remote\":1}")),
+                entry(1, 2, Some("{\"a\":2}")),
+                entry(2, 1, None),
+            ]
+        );
+        // Another node's clients are not sent back to the other nodes.
+        assert_eq!(
+            local,
+            vec![entry(1, 2, Some("{\"a\":2}")), entry(2, 1, None)]
+        );
+        assert!(pending.entries.is_empty());
+        assert!(!pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
+        // Nothing pushed: nothing due.
+        pending.push(Vec::new(), true);
+        assert!(!pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
     }
 }
