@@ -755,41 +755,51 @@ struct Room {
     pending_awareness: PendingAwareness,
 }
 
-/// Awareness entries waiting to be relayed. The room relays them once its
-/// queue of commands is empty (or they have waited [`AWARENESS_FLUSH_AFTER`]),
-/// the entries of every client in one frame to each member: when a thousand
-/// clients reconnect at once, each member gets a few frames instead of a
-/// thousand, and no frame waits when the room is not busy.
+/// Awareness entries waiting to be relayed. A room relays awareness at most
+/// once every [`AWARENESS_FLUSH_AFTER`]: an entry that comes after a quiet
+/// moment goes out at once, and the entries that come within the next 20 ms
+/// go out together, every client's latest in one frame to each member.
+/// When a thousand clients reconnect at once, each member gets a few dozen
+/// frames instead of a thousand.
 #[derive(Default)]
 struct PendingAwareness {
     /// In arrival order; `true` for the entries of this node's clients,
     /// which go to the other nodes as well.
     entries: Vec<(AwarenessEntry, bool)>,
-    since: Option<Instant>,
+    last_flush: Option<Instant>,
 }
 
-/// The longest a busy room holds awareness entries before relaying them.
+/// The shortest time between two relays of awareness by one room.
 const AWARENESS_FLUSH_AFTER: Duration = Duration::from_millis(20);
 
 impl PendingAwareness {
     fn push(&mut self, entries: impl IntoIterator<Item = AwarenessEntry>, local: bool) {
-        let before = self.entries.len();
         self.entries
             .extend(entries.into_iter().map(|entry| (entry, local)));
-        if self.since.is_none() && self.entries.len() > before {
-            self.since = Some(Instant::now());
+    }
+
+    /// When the entries waiting should go out (`None`: none waits).
+    fn next_flush(&self) -> Option<Instant> {
+        if self.entries.is_empty() {
+            return None;
         }
+        Some(match self.last_flush {
+            Some(last) => last + AWARENESS_FLUSH_AFTER,
+            None => Instant::now(),
+        })
     }
 
     fn due(&self, now: Instant) -> bool {
-        self.since
-            .is_some_and(|since| now.duration_since(since) >= AWARENESS_FLUSH_AFTER)
+        !self.entries.is_empty()
+            && self
+                .last_flush
+                .is_none_or(|last| last + AWARENESS_FLUSH_AFTER <= now)
     }
 
     /// The latest entry of each client, in the order of their last change:
     /// every entry for the members, and the local ones for the other nodes.
     fn take(&mut self) -> (Vec<AwarenessEntry>, Vec<AwarenessEntry>) {
-        self.since = None;
+        self.last_flush = Some(Instant::now());
         let mut seen = std::collections::HashSet::new();
         let mut latest: Vec<(AwarenessEntry, bool)> = std::mem::take(&mut self.entries)
             .into_iter()
@@ -803,6 +813,14 @@ impl PendingAwareness {
             .map(|(entry, _)| entry.clone())
             .collect();
         (latest.into_iter().map(|(entry, _)| entry).collect(), local)
+    }
+}
+
+/// Sleeps until `at`, or for ever.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -878,6 +896,7 @@ impl Room {
                     }
                     None => Flow::Exit,
                 },
+                () = sleep_until_some(self.pending_awareness.next_flush()) => Flow::Continue,
                 _ = sweep.tick() => match self.sweep() {
                     // A join may be waiting in the queue: never unload under it.
                     Flow::Exit if !commands.is_empty() => Flow::Continue,
@@ -898,7 +917,7 @@ impl Room {
                 self.catch_up().await;
             }
             self.start_commit();
-            if commands.is_empty() || self.pending_awareness.due(Instant::now()) {
+            if self.pending_awareness.due(Instant::now()) {
                 self.flush_awareness();
             }
             // With no idle time configured, unload as soon as the last
@@ -1718,7 +1737,8 @@ mod tests {
         pending.push([entry(9, 4, Some("{\"remote\":1}"))], false);
         pending.push([entry(1, 2, Some("{\"a\":2}"))], true);
         pending.push([entry(2, 1, None)], true);
-        assert!(pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
+        // Nothing was relayed lately: due at once.
+        assert!(pending.due(Instant::now()));
         let (all, local) = pending.take();
         assert_eq!(
             all,
@@ -1734,9 +1754,13 @@ mod tests {
             vec![entry(1, 2, Some("{\"a\":2}")), entry(2, 1, None)]
         );
         assert!(pending.entries.is_empty());
-        assert!(!pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
+        assert_eq!(pending.next_flush(), None);
         // Nothing pushed: nothing due.
         pending.push(Vec::new(), true);
         assert!(!pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
+        // Just relayed: the next entry waits for the rest of the 20 ms.
+        pending.push([entry(1, 3, Some("{}"))], true);
+        assert!(!pending.due(Instant::now()));
+        assert!(pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
     }
 }
