@@ -35,9 +35,14 @@ pub enum InvalidUpdate {
     #[error("shared types nested deeper than {MAX_TYPE_DEPTH} levels")]
     TooDeep,
     /// Structs that would leave a hole in their client's clocks
-    /// ([`preflight::check_gaps`]).
+    /// ([`preflight::check_gaps`]); refused before yrs saw them, so nothing
+    /// changed.
     #[error("{0}")]
     Gap(String),
+    /// yrs left a hole in this client's clocks all the same: the replica
+    /// must be rebuilt.
+    #[error("client {0}'s clocks would have a hole")]
+    Hole(u64),
 }
 
 /// The deepest nesting of shared types a document may hold. A resolution
@@ -276,9 +281,7 @@ impl Replica {
             // hole; should it still have, the update is refused (the
             // caller rebuilds the replica) before anything else touches it.
             if let Some(client) = leaves_hole(&transaction) {
-                return Err(InvalidUpdate::Gap(format!(
-                    "client {client}'s clocks would have a hole"
-                )));
+                return Err(InvalidUpdate::Hole(client));
             }
             let pending_after = pending_fingerprint(&transaction);
             // Pending structs (missing dependencies) change neither the

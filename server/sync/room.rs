@@ -36,7 +36,7 @@ use tokio_util::task::TaskTracker;
 use yrs::{StateVector, Update};
 
 use super::awareness::{Awareness, AwarenessError, AwarenessLimits};
-use super::crdt::{self, Applied, Replica};
+use super::crdt::{self, Applied, InvalidUpdate, Replica};
 use super::protocol::{self, AwarenessEntry};
 use crate::auth::Role;
 use crate::ids::{AccountId, ConnectionId, DelegationId, DocumentId, Seq, SessionId};
@@ -663,9 +663,16 @@ struct Member {
     access: Access,
     /// Whether a refused write was already reported for this connection.
     refusal_reported: bool,
+    /// When the room last answered an update past a hole in its client's
+    /// clocks with its state vector (see `apply_update`).
+    resync_asked: Option<Instant>,
     outbound: outbound::Sender,
     kill: Option<oneshot::Sender<CloseReason>>,
 }
+
+/// How long a connection that was asked to resync may send updates past a
+/// hole (dropped: its answer brings them again) before it is closed.
+const RESYNC_GRACE: Duration = Duration::from_secs(5);
 
 /// A frame for one connection, waiting for a commit.
 struct Delivery(ConnectionId, Bytes);
@@ -1023,6 +1030,7 @@ impl Room {
                         identity,
                         access,
                         refusal_reported: false,
+                        resync_asked: None,
                         outbound,
                         kill: Some(kill),
                     },
@@ -1190,8 +1198,17 @@ impl Room {
             );
             return;
         }
-        match self.replica.apply(update, &raw) {
+        let outcome = self.replica.apply(update, &raw);
+        if outcome.is_ok()
+            && let Some(member) = self.members.get_mut(&connection)
+        {
+            member.resync_asked = None;
+        }
+        match outcome {
             Ok(Applied::Unchanged) => {}
+            Err(InvalidUpdate::Gap(error)) if self.ask_resync(connection) => {
+                tracing::debug!(%connection, %error, "update past a hole; asked the client to resync");
+            }
             Ok(Applied::Changed) => {
                 self.staged.bytes += raw.len() as u64;
                 self.staged.updates.push(NewUpdate {
@@ -1209,6 +1226,31 @@ impl Room {
                 // yrs may have integrated part of it: rebuild from what is
                 // stored plus what is waiting to be, which never included it.
                 self.needs_rebuild = true;
+            }
+        }
+    }
+
+    /// An update starts past its client's clock here (refused before yrs saw
+    /// it: nothing changed). That is what a client sends when it types
+    /// between reconnecting and its sync answer, after the server lost what
+    /// it had not committed yet: as y-protocols does, send it our state
+    /// vector, and its sync step 2 brings everything we lack, the dropped
+    /// update included. Returns false when the connection was asked already
+    /// more than [`RESYNC_GRACE`] ago and still sends such updates: it is
+    /// then closed, as for any invalid update.
+    fn ask_resync(&mut self, connection: ConnectionId) -> bool {
+        let now = Instant::now();
+        let Some(member) = self.members.get_mut(&connection) else {
+            return true;
+        };
+        match member.resync_asked {
+            Some(asked) if now.duration_since(asked) > RESYNC_GRACE => false,
+            Some(_) => true,
+            None => {
+                member.resync_asked = Some(now);
+                let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
+                self.send_now(connection, step1);
+                true
             }
         }
     }

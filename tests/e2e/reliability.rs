@@ -10,6 +10,7 @@ use futures_util::SinkExt;
 use plenary::sync::protocol::{self, AwarenessEntry};
 use tokio_tungstenite::tungstenite::Message;
 use yrs::updates::encoder::Encode;
+use yrs::{Text, Transact};
 
 use plenary::store::Database;
 use plenary::store::sqlite::SqliteStore;
@@ -434,4 +435,39 @@ fn rss_bytes(pid: u32) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// After a crash the server may lack a client's last edits (they were not
+/// committed yet); the client, typing on, sends updates that start past
+/// what the server has. The server answers with its state vector, the
+/// client's sync step 2 brings the missing edits, and nothing is lost or
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_past_what_the_server_has_gets_a_resync_not_a_refusal() {
+    let db = TestDb::sqlite();
+    let server = InProcess::start(db.database().await, InProcess::config()).await;
+    let fixture = Fixture::new(&server).await;
+    let room = fixture.room();
+    let writer = YrsClient::connect(&server, &room).await;
+    writer.insert("t", 0, "Urges");
+    writer
+        .wait_for("the first edit", |c| c.mirror_text("t") == "Urges")
+        .await;
+    // An edit the server never got (as if lost in a crash) …
+    {
+        let text = writer.doc.get_or_insert_text("t");
+        text.insert(&mut writer.doc.transact_mut(), 0, "all ");
+    }
+    // … then typing at the start (no left origin): past the server's clock.
+    writer.insert("t", 0, "The ");
+    writer
+        .wait_for("every edit, after the resync", |c| {
+            c.mirror_text("t") == "The all Urges"
+        })
+        .await;
+    assert_eq!(writer.closed(), None);
+    let reader = YrsClient::connect(&server, &room).await;
+    reader
+        .wait_for("a fresh client's copy", |c| c.text("t") == "The all Urges")
+        .await;
 }
