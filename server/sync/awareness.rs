@@ -242,7 +242,7 @@ pub fn color_of(account: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn identity() -> Identity {
@@ -307,7 +307,8 @@ mod tests {
         state_bytes: 64,
     };
 
-    fn entry(client: u64, clock: u64, state: Option<&str>) -> AwarenessEntry {
+    /// An awareness entry (also for the room's tests).
+    pub(in crate::sync) fn entry(client: u64, clock: u64, state: Option<&str>) -> AwarenessEntry {
         AwarenessEntry {
             client,
             clock,

@@ -265,14 +265,15 @@ impl Replica {
     /// ([`preflight::creates_types`]): typing creates none, so the walk over
     /// the document runs seldom.
     pub fn apply(&mut self, update: Update, raw: &[u8]) -> Result<Applied, InvalidUpdate> {
-        let creates_types = preflight::creates_types(raw);
+        let mut creates_types = true;
         let mut transaction = self.doc.transact_mut();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let before = transaction.state_vector();
-            preflight::check_gaps(raw, |client| {
+            let types = preflight::check_gaps(raw, |client| {
                 u64::from(before.get(&yrs::block::ClientID::new(client)))
             })
             .map_err(|error| InvalidUpdate::Gap(error.to_string()))?;
+            creates_types = types > 0;
             let pending_before = pending_fingerprint(&transaction);
             transaction
                 .apply_update(update)

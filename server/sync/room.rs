@@ -1758,15 +1758,8 @@ async fn wait_compaction(compaction: &mut Option<Compaction>) -> Result<(Seq, u6
 
 #[cfg(test)]
 mod tests {
+    use super::super::awareness::tests::entry;
     use super::*;
-
-    fn entry(client: u64, clock: u64, state: Option<&str>) -> AwarenessEntry {
-        AwarenessEntry {
-            client,
-            clock,
-            state: state.map(str::to_owned),
-        }
-    }
 
     #[test]
     fn pending_awareness_keeps_each_clients_latest_entry() {
