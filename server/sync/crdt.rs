@@ -544,12 +544,16 @@ mod tests {
                 apply_like_the_room(&mut replica, chunk);
             }
         }
-        let frame_cases: [&[u8]; 5] = [
+        let frame_cases: [&[u8]; 6] = [
             include_bytes!("../../fuzz/findings/frame-yrs-abort-1"),
             include_bytes!("../../fuzz/findings/frame-yrs-abort-2"),
             include_bytes!("../../fuzz/findings/frame-3"),
             include_bytes!("../../fuzz/findings/frame-4"),
             include_bytes!("../../fuzz/findings/frame-5"),
+            // An item between neighbours of two different types: yrs linked
+            // it into both, and its garbage collector freed items still
+            // linked (a use after free; fixed in vendor/yrs).
+            include_bytes!("../../fuzz/findings/frame-6"),
         ];
         for data in frame_cases {
             let messages = decode_frame(&Bytes::copy_from_slice(data)).expect("decodes");
@@ -733,6 +737,53 @@ mod tests {
             );
         }
         assert_eq!(text_of(&replica), "The all Urges");
+    }
+
+    /// yrs (vendor/yrs.patch) refuses an item whose neighbours or parent lie
+    /// in different shared types; integrated, it would be linked into a list
+    /// it does not belong to, and yrs's garbage collector would free items
+    /// still linked (fuzz/findings/frame-6).
+    #[test]
+    fn an_item_between_two_shared_types_is_refused_and_the_replica_still_serves() {
+        let author = edit(5, |doc| {
+            doc.get_or_insert_text("t")
+                .insert(&mut doc.transact_mut(), 0, "Urges");
+            doc.get_or_insert_text("u")
+                .insert(&mut doc.transact_mut(), 0, "States");
+        });
+        // Client 5: "Urges" is 0..5 in "t", "States" 5..11 in "u".
+        let crafted: [&[u8]; 2] = [
+            // Client 7's "Z", origin (5, 1) in "t", right origin (5, 6) in "u".
+            &[1, 1, 7, 0, 0x80 | 0x40 | 4, 5, 1, 5, 6, 1, b'Z', 0],
+            // Client 5's "sX" from clock 10 with the explicit parent "t": yrs
+            // cuts off the "s" it has, and the "X" left has the origin (5, 10),
+            // the last "s" of "States" in "u".
+            &[1, 1, 5, 10, 4, 1, 1, b't', 2, b's', b'X', 0],
+        ];
+        for update in crafted {
+            let mut replica = Replica::empty();
+            replica
+                .apply(decode_update(&author).expect("valid"), &author)
+                .expect("applies");
+            let refused = replica.apply(decode_update(update).expect("decodes"), update);
+            assert!(
+                matches!(&refused, Err(InvalidUpdate::Apply(reason)) if reason.contains("another shared type")),
+                "{refused:?}"
+            );
+            let u = replica.doc().get_or_insert_text("u");
+            assert_eq!(text(&replica), "Urges");
+            assert_eq!(u.get_string(&replica.doc().transact()), "States");
+            assert!(replica.full_state().is_ok());
+            // A real edit still applies.
+            let more = edit(8, |doc| {
+                doc.get_or_insert_text("v")
+                    .insert(&mut doc.transact_mut(), 0, "Decides");
+            });
+            assert_eq!(
+                replica.apply(decode_update(&more).expect("valid"), &more),
+                Ok(Applied::Changed)
+            );
+        }
     }
 
     #[test]
