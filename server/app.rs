@@ -201,9 +201,11 @@ impl AppState {
             .api_limiter
             .check_key(account)
             .map_err(|not_until| {
-                ApiError::TooManyRequests(not_until.wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                )))
+                ApiError::TooManyRequests(
+                    not_until.wait_time_from(governor::clock::Clock::now(
+                        self.inner.api_limiter.clock(),
+                    )),
+                )
             })
     }
 
@@ -700,10 +702,16 @@ async fn sync_document(
     }
     let config = state.inner.config.connection.clone();
     let limits = RateLimits {
-        connection: Some(RateLimiter::direct(quota(
-            state.inner.config.limits.sync_messages_per_second,
-            state.inner.config.limits.sync_burst,
-        ))),
+        // The accounts' limiter's clock, shared: a new clock calibrates
+        // itself (CPUID, which traps in a VM), a cost seen in every
+        // connection of a reconnect storm.
+        connection: Some(RateLimiter::direct_with_clock(
+            quota(
+                state.inner.config.limits.sync_messages_per_second,
+                state.inner.config.limits.sync_burst,
+            ),
+            state.inner.sync_limiter.clock().clone(),
+        )),
         account: Some((state.inner.sync_limiter.clone(), account.id.clone())),
     };
     let metrics = state.inner.metrics.clone();
