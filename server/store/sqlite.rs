@@ -107,10 +107,6 @@ const SELECT_UPDATES_THROUGH: &str = "select seq, data, author, author_delegatio
      where document_id = ? and seq > ? and seq <= ? order by seq";
 const SELECT_LAST_SEQ: &str =
     "select coalesce(max(seq), 0) from document_updates where document_id = ?";
-const INSERT_DOCUMENT: &str = "insert into documents (id, created_at, updated_at) values (?, ?, ?) \
-     on conflict (id) do update set updated_at = excluded.updated_at";
-const INSERT_UPDATE: &str = "insert into document_updates (document_id, seq, data, author, author_delegation, created_at) \
-     values (?, ?, ?, ?, ?, ?)";
 const UPDATE_SNAPSHOT: &str = "update documents set snapshot = ?, snapshot_seq = ?, updated_at = ? \
      where id = ? and snapshot_seq < ?";
 
@@ -319,33 +315,42 @@ const ROWS_PER_INSERT: usize = 1000;
 /// documents and one per [`ROWS_PER_INSERT`] updates, each a round trip to
 /// sqlx's SQLite thread (a thousand documents typing at once made four per
 /// append, and the server spent its time handing work between threads).
-/// Should that fail, the group is committed again one append at a time, so
-/// that only the append at fault is refused: see [`commit_each`].
+/// Should that fail for a group of several, it is committed again one append
+/// at a time, so that only the append at fault is refused: see
+/// [`commit_each`]. A group of one is answered with its own error.
 async fn commit_group(pool: &SqlitePool, group: Vec<Append>) {
     let now = now_millis();
+    // A failed statement or commit rolls the transaction back (its drop,
+    // if SQLite has not already): nothing of the group is stored.
     let together = async {
         let mut transaction = pool.begin().await?;
         insert_group(&mut transaction, &group, now).await?;
-        transaction.commit().await
+        transaction.commit().await?;
+        Ok::<_, StoreError>(())
     }
     .await;
-    // A failed statement or commit rolls the transaction back (its drop,
-    // if SQLite has not already).
-    if together.is_ok() {
-        for append in group {
-            let _ = append.reply.send(Ok(()));
+    match together {
+        Ok(()) => {
+            for append in group {
+                let _ = append.reply.send(Ok(()));
+            }
         }
-    } else {
-        commit_each(pool, group, now).await;
+        Err(error) if group.len() == 1 => {
+            if let Some(append) = group.into_iter().next() {
+                let _ = append.reply.send(Err(error));
+            }
+        }
+        Err(_) => commit_each(pool, group, now).await,
     }
 }
 
 /// Inserts every append of a group: its documents, then its updates.
+/// A sequence already taken is a [`StoreError::Conflict`].
 async fn insert_group(
     transaction: &mut sqlx::Transaction<'_, Sqlite>,
     group: &[Append],
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     let mut documents =
         sqlx::QueryBuilder::<Sqlite>::new("insert into documents (id, created_at, updated_at) ");
     documents.push_values(group, |mut row, append| {
@@ -376,7 +381,24 @@ async fn insert_group(
                 .push_bind(update.delegation.as_deref())
                 .push_bind(now);
         });
-        updates.build().execute(&mut **transaction).await?;
+        updates
+            .build()
+            .execute(&mut **transaction)
+            .await
+            .map_err(|error| {
+                if !is_unique_violation(&error) {
+                    return StoreError::Database(error);
+                }
+                StoreError::Conflict(match group {
+                    [append] => format!(
+                        "{} already has one of updates {}..={}",
+                        append.document,
+                        append.first,
+                        Seq(append.first.0 + append.updates.len() as i64 - 1)
+                    ),
+                    _ => "an update of the group is already stored".into(),
+                })
+            })?;
     }
     Ok(())
 }
@@ -387,27 +409,14 @@ async fn insert_group(
 /// an I/O error), every append of the group is answered with that failure
 /// and none is stored.
 async fn commit_each(pool: &SqlitePool, group: Vec<Append>, now: i64) {
-    let single = group.len() == 1;
     let outcome = async {
         let mut transaction = pool.begin().await?;
         let mut results = Vec::with_capacity(group.len());
         for append in &group {
-            if single {
-                let result = insert_updates(&mut transaction, append, now).await;
-                if let Err(cause) = result {
-                    // SQLite may have rolled the transaction back with the
-                    // statement (a full disk, an I/O error): committing would
-                    // only say "no transaction is active". Nothing is stored.
-                    let _ = transaction.rollback().await;
-                    return Err(cause);
-                }
-                results.push(Ok(()));
-                continue;
-            }
             sqlx::query("savepoint append")
                 .execute(&mut *transaction)
                 .await?;
-            let result = insert_updates(&mut transaction, append, now).await;
+            let result = insert_group(&mut transaction, std::slice::from_ref(append), now).await;
             if result.is_err()
                 && sqlx::query("rollback to append")
                     .execute(&mut *transaction)
@@ -444,41 +453,6 @@ async fn commit_each(pool: &SqlitePool, group: Vec<Append>, now: i64) {
             }
         }
     }
-}
-
-async fn insert_updates(
-    transaction: &mut sqlx::Transaction<'_, Sqlite>,
-    append: &Append,
-    now: i64,
-) -> Result<(), StoreError> {
-    let document = &append.document;
-    sqlx::query(INSERT_DOCUMENT)
-        .bind(document.as_str())
-        .bind(now)
-        .bind(now)
-        .execute(&mut **transaction)
-        .await?;
-    let mut seq = append.first;
-    for update in &append.updates {
-        sqlx::query(INSERT_UPDATE)
-            .bind(document.as_str())
-            .bind(seq.0)
-            .bind(&update.data[..])
-            .bind(update.author.as_deref())
-            .bind(update.delegation.as_deref())
-            .bind(now)
-            .execute(&mut **transaction)
-            .await
-            .map_err(|error| {
-                if is_unique_violation(&error) {
-                    StoreError::Conflict(format!("{document} already has update {seq}"))
-                } else {
-                    StoreError::Database(error)
-                }
-            })?;
-        seq = seq.next();
-    }
-    Ok(())
 }
 
 #[cfg(test)]
