@@ -41,6 +41,9 @@ pub struct Metrics {
     pub load_failures: AtomicU64,
     /// Documents loaded from the store since start.
     pub documents_loaded: AtomicU64,
+    /// Sync step 1s answered from a stored snapshot while its document was
+    /// still being built.
+    pub answered_from_snapshot: AtomicU64,
     /// Updates committed per group commit: counts per bucket of [`BATCH_BUCKETS`] (+Inf last).
     pub batch_sizes: [AtomicU64; BATCH_BUCKETS.len() + 1],
     /// Updates read from other nodes' commits.
@@ -147,6 +150,12 @@ impl Metrics {
             "counter",
             "Documents loaded from the store.",
             get(&self.documents_loaded),
+        );
+        metric(
+            "plenary_sync_answered_from_snapshot_total",
+            "counter",
+            "Fresh clients answered from the stored snapshot while their document was being built.",
+            get(&self.answered_from_snapshot),
         );
         metric(
             "plenary_caught_up_updates_total",

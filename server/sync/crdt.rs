@@ -201,7 +201,7 @@ impl Replica {
 
     /// Rebuilds a document from its snapshot and log.
     pub fn load(stored: &StoredDocument) -> Result<Self, CorruptDocument> {
-        let replica = Self::empty();
+        let mut replica = Self::empty();
         let snapshot = stored.snapshot.iter().map(|data| (0, data));
         let log = stored
             .updates
@@ -239,6 +239,11 @@ impl Replica {
             if let Some(failure) = failure {
                 return Err(failure);
             }
+        }
+        // A snapshot with no log after it is the whole document as yrs
+        // encoded it: the first fresh client is sent it as it is.
+        if stored.updates.is_empty() {
+            replica.full_state = stored.snapshot.as_deref().map(Bytes::copy_from_slice);
         }
         Ok(replica)
     }

@@ -4,8 +4,12 @@
 //! # Invariants of a room
 //! - It alone owns the document's [`Replica`] and [`Awareness`]; connections
 //!   talk to it over a bounded channel of [`Command`]s.
-//! - It serves nobody before the stored document is loaded; if the load
+//! - It serves nobody before the stored document is read; if the read
 //!   fails, every waiting connection is refused and nothing is ever written.
+//!   A document stored as a snapshot alone (the usual case after a clean
+//!   stop or an unload, which compact it) is rebuilt in the background: a
+//!   fresh client's sync step 1 is answered with the stored snapshot at once,
+//!   and everything that needs the replica waits for it, in order.
 //! - **Durable before visible.** An applied update is staged; a frame derived
 //!   from the document (a relayed update, a sync answer, even the state
 //!   vector) is held until every update applied before it is committed.
@@ -21,7 +25,7 @@
 //!   and has nothing staged, committing or compacting.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -729,6 +733,36 @@ struct Compaction {
     task: JoinHandle<Result<(Seq, u64), String>>,
 }
 
+/// A replica being built from a stored snapshot, and what waits for it.
+struct Building {
+    task: JoinHandle<Result<Replica, crdt::CorruptDocument>>,
+    /// The snapshot: the whole committed document, the answer to a client
+    /// that has nothing yet.
+    state: Bytes,
+    /// When the load began.
+    started: Instant,
+    /// Commands that need the replica, in arrival order.
+    waiting: VecDeque<Command>,
+    /// Connections with messages waiting: their later messages wait too.
+    held: HashSet<ConnectionId>,
+    /// Connections that joined meanwhile: the server's sync step 1 (our
+    /// state vector) is sent to them once the replica is built.
+    owed_step1: Vec<ConnectionId>,
+}
+
+/// How a command is taken while the replica is being built.
+enum Early {
+    /// Handle it as usual: it does not need the replica.
+    Now(Command),
+    /// It waits (or was answered from the snapshot).
+    Taken,
+}
+
+/// A room that unloads with at least this many updates logged after its
+/// snapshot writes a new snapshot first, so that its next load is a
+/// snapshot alone (see [`Building`]).
+const COMPACT_ON_UNLOAD_AFTER: usize = 64;
+
 struct Room {
     rooms: Rooms,
     document: DocumentId,
@@ -744,9 +778,13 @@ struct Room {
     staged: Batch,
     inflight: Option<Inflight>,
     compaction: Option<Compaction>,
+    /// While the replica is built in the background after a load.
+    building: Option<Building>,
     idle_since: Option<Instant>,
     /// Set when a failed apply may have left part of an update in the replica.
     needs_rebuild: bool,
+    /// Set when the room failed: the replica may hold what was never committed.
+    failed: bool,
     /// The latest access policy, applied to connections that join after it.
     policy: Option<AccessPolicy>,
     /// Whether to read the log for what other nodes committed (as soon as
@@ -852,8 +890,10 @@ impl Room {
             staged: Batch::default(),
             inflight: None,
             compaction: None,
+            building: None,
             idle_since: Some(Instant::now()),
             needs_rebuild: false,
+            failed: false,
             policy: None,
             needs_catch_up: false,
             last_poll: Instant::now(),
@@ -896,6 +936,7 @@ impl Room {
                     self.on_compacted(result);
                     Flow::Continue
                 }
+                result = wait_building(&mut self.building) => self.on_built(result),
                 command = commands.recv() => match command {
                     Some(command) => {
                         self.handle(command);
@@ -920,7 +961,11 @@ impl Room {
             if self.needs_rebuild {
                 self.rebuild().await;
             }
-            if self.needs_catch_up && self.inflight.is_none() && !self.stopping {
+            if self.needs_catch_up
+                && self.inflight.is_none()
+                && self.building.is_none()
+                && !self.stopping
+            {
                 self.catch_up().await;
             }
             self.start_commit();
@@ -935,7 +980,11 @@ impl Room {
             {
                 break;
             }
-            if self.stopping && self.inflight.is_none() && self.staged.updates.is_empty() {
+            if self.stopping
+                && self.inflight.is_none()
+                && self.staged.updates.is_empty()
+                && self.building.is_none()
+            {
                 self.close_all(CloseReason::new(
                     close::GOING_AWAY,
                     "the server is shutting down",
@@ -960,7 +1009,46 @@ impl Room {
         if let Some(compaction) = self.compaction.take() {
             let _ = compaction.task.await;
         }
+        self.compact_on_unload().await;
         tracing::debug!("room closed");
+    }
+
+    /// Writes the replica as the new snapshot when many updates are logged
+    /// after the last one, so that the next load reads a snapshot alone.
+    /// Only when the replica holds exactly what is committed (nothing
+    /// staged or committing, no failure, nothing to rebuild or catch up).
+    async fn compact_on_unload(&mut self) {
+        if self.log.len() < COMPACT_ON_UNLOAD_AFTER
+            || self.failed
+            || self.needs_rebuild
+            || self.needs_catch_up
+            || self.building.is_some()
+            || self.inflight.is_some()
+            || !self.staged.updates.is_empty()
+        {
+            return;
+        }
+        let through = self.last_seq;
+        let snapshot = match self.replica.full_state() {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                tracing::warn!(%error, "could not encode the document to compact it on unload");
+                return;
+            }
+        };
+        match self
+            .rooms
+            .inner
+            .store
+            .write_snapshot(&self.document, &snapshot, through)
+            .await
+        {
+            Ok(()) => {
+                tracing::debug!(%through, snapshot_bytes = snapshot.len(), "compacted on unload");
+            }
+            // The log is intact: the next load replays it.
+            Err(error) => tracing::warn!(%error, "compaction on unload failed"),
+        }
     }
 
     async fn load(&mut self) -> Result<(), String> {
@@ -979,8 +1067,26 @@ impl Room {
             .iter()
             .map(|update| (update.seq, update.data.len() as u64))
             .collect();
-        // Rebuilding a long log is CPU work: keep it off the async threads.
-        let replica = tokio::task::spawn_blocking(move || Replica::load(&stored))
+        let snapshot_alone = match &stored.snapshot {
+            Some(snapshot) if stored.updates.is_empty() => Some(Bytes::from(snapshot.clone())),
+            _ => None,
+        };
+        // Rebuilding a document is CPU work: keep it off the async threads.
+        let task = tokio::task::spawn_blocking(move || Replica::load(&stored));
+        if let Some(state) = snapshot_alone {
+            // Serve from the snapshot while the replica is built (`on_built`).
+            self.building = Some(Building {
+                task,
+                state,
+                started,
+                waiting: VecDeque::new(),
+                held: HashSet::new(),
+                owed_step1: Vec::new(),
+            });
+            tracing::debug!(seq = %self.last_seq, elapsed = ?started.elapsed(), "snapshot read; building the document");
+            return Ok(());
+        }
+        let replica = task
             .await
             .map_err(|error| error.to_string())?
             .map_err(|error| error.to_string())?;
@@ -994,6 +1100,135 @@ impl Room {
         Ok(())
     }
 
+    /// The replica is built (or could not be): serve what waited for it.
+    fn on_built(&mut self, result: Result<Replica, String>) -> Flow {
+        let Some(building) = self.building.take() else {
+            return Flow::Continue;
+        };
+        match result {
+            Ok(replica) => {
+                self.replica = replica;
+                self.rooms
+                    .inner
+                    .metrics
+                    .documents_loaded
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    seq = %self.last_seq,
+                    elapsed = ?building.started.elapsed(),
+                    waiting = building.waiting.len(),
+                    "document built"
+                );
+                let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
+                for connection in building.owed_step1 {
+                    if self.members.contains_key(&connection) {
+                        self.deliver(Delivery(connection, step1.clone()));
+                    }
+                }
+                for command in building.waiting {
+                    self.handle(command);
+                }
+                Flow::Continue
+            }
+            Err(error) => {
+                tracing::error!(%error, "building the document from its snapshot failed; closing it");
+                self.rooms
+                    .inner
+                    .metrics
+                    .load_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                for command in building.waiting {
+                    match command {
+                        Command::Edit { reply, .. } | Command::Flush { reply } => {
+                            let _ = reply.send(Err(EditError::Unavailable(
+                                "the document could not be loaded".into(),
+                            )));
+                        }
+                        _ => {}
+                    }
+                }
+                self.fail(CloseReason::new(
+                    close::INTERNAL_ERROR,
+                    "the document could not be loaded; reconnect",
+                ));
+                Flow::Exit
+            }
+        }
+    }
+
+    /// A connection's messages while the replica is built: a sync step 1 with
+    /// an empty state vector is answered from the snapshot, presence is
+    /// handled, and from the first message that needs the replica on, the
+    /// connection's messages wait.
+    fn take_early_messages(&mut self, connection: ConnectionId, messages: Vec<Inbound>) {
+        let mut messages = messages.into_iter();
+        while let Some(message) = messages.next() {
+            if !self.members.contains_key(&connection) {
+                return;
+            }
+            let Some(building) = self.building.as_mut() else {
+                self.handle_message(connection, message);
+                continue;
+            };
+            match message {
+                Inbound::SyncStep1(state_vector)
+                    if state_vector.is_empty() && !building.held.contains(&connection) =>
+                {
+                    let step2 = protocol::encode_sync_step2(&building.state);
+                    self.rooms
+                        .inner
+                        .metrics
+                        .answered_from_snapshot
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.deliver(Delivery(connection, step2));
+                }
+                message @ (Inbound::Awareness(_) | Inbound::QueryAwareness)
+                    if !building.held.contains(&connection) =>
+                {
+                    self.handle_message(connection, message);
+                }
+                message => {
+                    building.held.insert(connection);
+                    building.waiting.push_back(Command::Messages {
+                        connection,
+                        messages: std::iter::once(message).chain(messages).collect(),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes a command while the replica is built: what does not need it is
+    /// handled now, a fresh client's sync step 1 is answered from the
+    /// snapshot, and the rest waits in order. A connection's messages keep
+    /// their order, and once anything waits, so does every command that is
+    /// not a join or another connection's messages.
+    fn early(&mut self, command: Command) -> Early {
+        let Some(building) = self.building.as_mut() else {
+            return Early::Now(command);
+        };
+        match command {
+            command @ Command::Join { .. } => Early::Now(command),
+            Command::Messages {
+                connection,
+                messages,
+            } => {
+                self.take_early_messages(connection, messages);
+                Early::Taken
+            }
+            command @ Command::Edit { .. } => {
+                building.waiting.push_back(command);
+                Early::Taken
+            }
+            command if building.waiting.is_empty() => Early::Now(command),
+            command => {
+                building.waiting.push_back(command);
+                Early::Taken
+            }
+        }
+    }
+
     /// Why a join is refused once the room is on its way out.
     fn refusal(&self) -> JoinError {
         if self.rooms.inner.shutdown.is_cancelled() {
@@ -1004,6 +1239,10 @@ impl Room {
     }
 
     fn handle(&mut self, command: Command) {
+        let command = match self.early(command) {
+            Early::Now(command) => command,
+            Early::Taken => return,
+        };
         match command {
             Command::Join {
                 connection,
@@ -1037,8 +1276,12 @@ impl Room {
                 );
                 self.idle_since = None;
                 tracing::trace!(%connection, members = self.members.len(), "joined");
-                let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
-                self.deliver(Delivery(connection, step1));
+                if let Some(building) = &mut self.building {
+                    building.owed_step1.push(connection);
+                } else {
+                    let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
+                    self.deliver(Delivery(connection, step1));
+                }
                 let states = self.awareness.states();
                 if !states.is_empty() {
                     self.send_now(connection, protocol::encode_awareness(&states));
@@ -1500,6 +1743,7 @@ impl Room {
     /// Ends the room after a storage failure: nothing it holds uncommitted
     /// may reach anyone.
     fn fail(&mut self, reason: CloseReason) {
+        self.failed = true;
         self.staged = Batch::default();
         if let Some(inflight) = self.inflight.take() {
             inflight.task.abort();
@@ -1722,6 +1966,7 @@ impl Room {
             && self.staged.updates.is_empty()
             && self.inflight.is_none()
             && self.compaction.is_none()
+            && self.building.is_none()
             && !self.needs_catch_up
     }
 }
@@ -1746,6 +1991,16 @@ async fn wait_inflight(inflight: &mut Option<Inflight>) -> Result<Vec<Bytes>, Co
     }
 }
 
+async fn wait_building(building: &mut Option<Building>) -> Result<Replica, String> {
+    match building {
+        Some(building) => match (&mut building.task).await {
+            Ok(result) => result.map_err(|error| error.to_string()),
+            Err(error) => Err(format!("building task failed: {error}")),
+        },
+        None => std::future::pending().await,
+    }
+}
+
 async fn wait_compaction(compaction: &mut Option<Compaction>) -> Result<(Seq, u64), String> {
     match compaction {
         Some(compaction) => match (&mut compaction.task).await {
@@ -1760,6 +2015,173 @@ async fn wait_compaction(compaction: &mut Option<Compaction>) -> Result<(Seq, u6
 mod tests {
     use super::super::awareness::tests::entry;
     use super::*;
+
+    /// The ends of a member's kill switch and join reply, kept alive.
+    type Alive = (
+        oneshot::Receiver<CloseReason>,
+        oneshot::Receiver<Result<(), JoinError>>,
+    );
+
+    /// A connection joining as a delegate with write access: the command,
+    /// its outbound frames, and what must stay alive while it is a member.
+    fn join(connection: u64) -> (Command, outbound::Receiver, Alive) {
+        let (outbound, frames) = outbound::channel(64, 1 << 20);
+        let (kill, killed) = oneshot::channel();
+        let (reply, replied) = oneshot::channel();
+        let identity = Arc::new(Identity {
+            account: AccountId(format!("account-{connection}")),
+            session: SessionId(format!("session-{connection}")),
+            name: format!("Delegate {connection}"),
+            role: Role::Delegate,
+            delegation: None,
+            delegation_name: None,
+            expires_at: i64::MAX,
+        });
+        let command = Command::Join {
+            connection: ConnectionId(connection),
+            identity,
+            access: Access::ReadWrite,
+            outbound,
+            kill,
+            reply,
+        };
+        (command, frames, (killed, replied))
+    }
+
+    /// The protocol messages queued for a connection so far.
+    fn received(frames: &mut outbound::Receiver) -> Vec<protocol::Message> {
+        let mut messages = Vec::new();
+        while let Ok(Outbound::Frame(frame)) = frames.try_recv() {
+            messages.extend(protocol::decode_frame(&frame).expect("a valid frame"));
+        }
+        messages
+    }
+
+    /// While the replica is rebuilt from a snapshot: a client with nothing
+    /// is answered from the snapshot at once; a client with a state vector
+    /// waits, and so do its edit and its leaving, in their order, until the
+    /// replica is built.
+    #[tokio::test]
+    async fn while_a_snapshot_is_rebuilt_a_fresh_client_is_answered_and_the_rest_waits_in_order() {
+        use yrs::{GetString, ReadTxn, Text, Transact};
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("plenary.db").display());
+        let store = crate::store::sqlite::SqliteStore::open(&url)
+            .await
+            .expect("opens");
+        let rooms = Rooms::new(
+            Arc::new(store),
+            RoomConfig::default(),
+            CancellationToken::new(),
+            Arc::default(),
+            None,
+            None,
+        );
+        let source = yrs::Doc::new();
+        let text = source.get_or_insert_text("t");
+        text.insert(
+            &mut source.transact_mut(),
+            0,
+            "Recalling the Palermo Protocol",
+        );
+        let snapshot = source
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let stored = crate::store::StoredDocument {
+            snapshot: Some(snapshot.clone()),
+            snapshot_seq: Seq(1),
+            updates: Vec::new(),
+        };
+        let (gate, opened) = oneshot::channel::<()>();
+        let mut room = Room::new(rooms, DocumentId::parse("preamble").expect("an id"), 1);
+        room.last_seq = Seq(1);
+        room.building = Some(Building {
+            task: tokio::spawn(async move {
+                let _ = opened.await;
+                Replica::load(&stored)
+            }),
+            state: Bytes::from(snapshot.clone()),
+            started: Instant::now(),
+            waiting: VecDeque::new(),
+            held: HashSet::new(),
+            owed_step1: Vec::new(),
+        });
+
+        let (command, mut fresh, _alive) = join(1);
+        room.handle(command);
+        room.handle(Command::Messages {
+            connection: ConnectionId(1),
+            messages: vec![Inbound::SyncStep1(StateVector::default())],
+        });
+        assert_eq!(
+            received(&mut fresh),
+            vec![protocol::Message::SyncStep2(Bytes::from(snapshot))],
+            "a client with nothing is answered from the snapshot at once"
+        );
+
+        // A client that holds the paragraph adds to it, and leaves at once.
+        let state_vector = source.transact().state_vector();
+        let edit = {
+            let mut transaction = source.transact_mut();
+            text.push(&mut transaction, ", 2000");
+            transaction.encode_update_v1()
+        };
+        let (command, mut editor, _alive_too) = join(2);
+        room.handle(command);
+        room.handle(Command::Messages {
+            connection: ConnectionId(2),
+            messages: vec![
+                Inbound::SyncStep1(state_vector),
+                Inbound::Update {
+                    update: crdt::decode_update(&edit).expect("an update"),
+                    raw: Bytes::from(edit),
+                },
+            ],
+        });
+        room.handle(Command::Leave {
+            connection: ConnectionId(2),
+        });
+        assert!(received(&mut editor).is_empty(), "its sync waits");
+        assert!(room.staged.updates.is_empty(), "its edit waits");
+        assert!(
+            room.members.contains_key(&ConnectionId(2)),
+            "its leaving waits behind its edit"
+        );
+
+        gate.send(()).expect("the build is waiting");
+        let built = wait_building(&mut room.building).await;
+        assert!(matches!(room.on_built(built), Flow::Continue));
+        assert!(room.building.is_none());
+        assert!(
+            matches!(
+                received(&mut fresh).as_slice(),
+                [protocol::Message::SyncStep1(_)]
+            ),
+            "the server's state vector goes out once the document is built"
+        );
+        let editor_got = received(&mut editor);
+        assert!(
+            matches!(
+                editor_got.as_slice(),
+                [
+                    protocol::Message::SyncStep1(_),
+                    protocol::Message::SyncStep2(_)
+                ]
+            ),
+            "{editor_got:?}"
+        );
+        assert_eq!(
+            room.staged.updates.len(),
+            1,
+            "its edit is staged for the next commit"
+        );
+        assert!(!room.members.contains_key(&ConnectionId(2)), "then it left");
+        let text = room.replica.doc().get_or_insert_text("t");
+        assert_eq!(
+            text.get_string(&room.replica.doc().transact()),
+            "Recalling the Palermo Protocol, 2000"
+        );
+    }
 
     #[test]
     fn pending_awareness_keeps_each_clients_latest_entry() {

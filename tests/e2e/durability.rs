@@ -201,6 +201,88 @@ test_both_dbs!(
     shutdown_commits_what_is_pending_and_says_going_away_postgres
 );
 
+/// A clean stop leaves a long log compacted; the next load reads the
+/// snapshot alone, answers a fresh client from it at once while it rebuilds
+/// the document, and makes what needs the document wait for it, in order:
+/// an edit sent then, by a client that leaves straight after, is kept.
+async fn a_reloaded_document_is_served_from_its_snapshot_and_keeps_edits_made_meanwhile(
+    db: TestDb,
+) {
+    let (server, _) = start(&db).await;
+    let fixture = Fixture::new(&server).await;
+    let room = fixture.room();
+    let writer = YrsClient::connect(&server, &room).await;
+    use yrs::Text;
+    // 80 updates of 1,250 characters, each typed at the start of the text:
+    // 100,000 items yrs cannot merge, which take a while to rebuild.
+    let text = writer.doc.get_or_insert_text("t");
+    for _ in 0..80 {
+        writer.transact(|transaction| {
+            for _ in 0..1250 {
+                text.insert(transaction, 0, "x");
+            }
+        });
+    }
+    writer
+        .wait_for("every update", |c| c.mirror_len("t") == 100_000)
+        .await;
+    let doc = writer.doc.clone();
+    writer.close();
+    writer.wait_closed().await;
+    server.stop().await;
+    let stored = db
+        .store()
+        .await
+        .load_document(&fixture.document())
+        .await
+        .expect("load");
+    assert!(
+        stored.snapshot.is_some() && stored.updates.is_empty(),
+        "the clean stop wrote a snapshot of the whole log ({} updates after it)",
+        stored.updates.len()
+    );
+
+    let (server, _) = start(&db).await;
+    let fresh = YrsClient::connect(&server, &room).await;
+    assert_eq!(
+        fresh.text("t").len(),
+        100_000,
+        "the fresh client got the snapshot"
+    );
+    // Not waiting for its sync: its state vector is not empty, so its sync
+    // and its edit wait for the document, and so does its leaving.
+    let delegate = YrsClient::connect_doc(&server, &room, doc).await;
+    delegate.insert("t", 0, "Recalling ");
+    delegate.close();
+    fresh
+        .wait_for("the edit made while the document was rebuilt", |c| {
+            c.mirror_text("t").starts_with("Recalling x")
+        })
+        .await;
+    let answered = server
+        .state
+        .metrics()
+        .answered_from_snapshot
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        answered >= 1,
+        "the fresh client was answered from the snapshot"
+    );
+    server.stop().await;
+
+    let (server, _) = start(&db).await;
+    let reader = YrsClient::connect(&server, &room).await;
+    let kept = reader.text("t");
+    assert_eq!(kept.len(), 100_010);
+    assert!(kept.starts_with("Recalling x"));
+    server.stop().await;
+}
+test_both_dbs!(
+    a_reloaded_document_is_served_from_its_snapshot_and_keeps_edits_made_meanwhile,
+    a_reloaded_document_is_served_from_its_snapshot_and_keeps_edits_made_meanwhile_sqlite,
+    a_reloaded_document_is_served_from_its_snapshot_and_keeps_edits_made_meanwhile_postgres
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_does_not_read_is_closed_not_skipped() {
     let db = TestDb::sqlite();
