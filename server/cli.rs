@@ -455,6 +455,24 @@ pub async fn bootstrap(
     Ok(())
 }
 
+/// Connections the kernel may hold for us before we accept them (capped by
+/// `net.core.somaxconn`, 4096 on current Linux). tokio's default is 1024:
+/// when a venue's thousand clients reconnect at once, the kernel dropped the
+/// handshakes beyond it and those clients waited for their one-second SYN
+/// retransmission (seen as `TcpExtListenDrops` in the `storm` benchmark).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the listening socket, with address reuse as tokio's `bind` does.
+fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// `plenary serve`: prints `plenary listening on http://ADDRESS` as its first
 /// line, serves until SIGINT or SIGTERM, then shuts down cleanly.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -462,9 +480,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = store::open(&config.database_url)
         .await
         .context("opening the database")?;
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("listening on {}", config.bind))?;
+    let listener = listen(config.bind).with_context(|| format!("listening on {}", config.bind))?;
     let address = listener.local_addr().context("reading the bound address")?;
     {
         let mut stdout = std::io::stdout().lock();
