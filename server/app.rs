@@ -60,6 +60,9 @@ struct AppInner {
     /// Live websocket tasks and background work, so shutdown can wait for them.
     tasks: TaskTracker,
     next_connection: AtomicU64,
+    /// Counts the changes of any resolution's permission rules applied on
+    /// this node (see `sync_document`).
+    access_changes: AtomicU64,
     throttle: LoginThrottle,
     api_limiter: DefaultKeyedRateLimiter<AccountId>,
     sync_limiter: Arc<DefaultKeyedRateLimiter<AccountId>>,
@@ -117,6 +120,7 @@ impl AppState {
                 tasks,
                 cluster,
                 next_connection: AtomicU64::new(1),
+                access_changes: AtomicU64::new(0),
                 throttle: LoginThrottle::default(),
                 connections_per_account: Mutex::new(HashMap::new()),
                 setup_token: Mutex::new(None),
@@ -282,6 +286,9 @@ impl AppState {
     }
 
     async fn reauthorize_here(&self, resolution: &Resolution) {
+        // Counted before the rooms hear of it: a websocket that joins without
+        // seeing the count move is in the room before the change reaches it.
+        self.inner.access_changes.fetch_add(1, Ordering::SeqCst);
         let Ok(document) = resolution.id.document() else {
             return;
         };
@@ -655,6 +662,7 @@ async fn sync_document(
         ));
     }
     let (session, account) = state.authenticate(&token).await?;
+    let access_changes = state.inner.access_changes.load(Ordering::SeqCst);
     let resolution_id = ResolutionId(name);
     let resolution = state.directory().resolution(&resolution_id).await?;
     let document = resolution
@@ -689,16 +697,22 @@ async fn sync_document(
             }
             JoinError::ShuttingDown | JoinError::Busy => ApiError::Unavailable(error.to_string()),
         })?;
-    // The phase may have changed between the read above and the join; the
-    // room applies any later change itself, so one fresh read closes the gap.
-    let fresh = state.directory().resolution(&resolution_id).await?;
-    let fresh_access = access_policy(fresh)(&identity);
-    if fresh_access != access {
-        state
-            .inner
-            .rooms
-            .set_access(&document, connection, fresh_access)
-            .await;
+    // The rules may have changed between the read above and the join; the
+    // room applies any later change itself, so one fresh read closes the gap,
+    // needed only when a change was applied meanwhile. (A change is written
+    // before it is counted, and counted before the rooms hear of it: if the
+    // count has not moved, any change after our read reaches the room after
+    // our join.)
+    if state.inner.access_changes.load(Ordering::SeqCst) != access_changes {
+        let fresh = state.directory().resolution(&resolution_id).await?;
+        let fresh_access = access_policy(fresh)(&identity);
+        if fresh_access != access {
+            state
+                .inner
+                .rooms
+                .set_access(&document, connection, fresh_access)
+                .await;
+        }
     }
     let config = state.inner.config.connection.clone();
     let limits = RateLimits {
