@@ -769,6 +769,13 @@ pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
     }
     let wave = Wave::wait(&mut clients, 2, started).await;
     let sample = sampler.finish().await;
+    let failed_attempts = |clients: &[ClientHandle]| -> u64 {
+        clients
+            .iter()
+            .map(|client| client.status.borrow().failed_attempts)
+            .sum()
+    };
+    let failed_in_wave = failed_attempts(&clients);
     // The server restarts (a clean stop) with every client connected.
     let mut restart = json!({ "note": "not measured: the server was not started by the load generator (--spawn)" });
     let mut restart_ok = true;
@@ -786,13 +793,11 @@ pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
             "synced_p50_ms": wave.quantile_ms(0.5),
             "synced_p99_ms": wave.quantile_ms(0.99),
             "not_synced_clients": wave.stuck,
+            // Connecting while the server is down fails, by design.
+            "failed_connection_attempts": failed_attempts(&clients) - failed_in_wave,
             "server": sample_json(&sample),
         });
     }
-    let failed_attempts: u64 = clients
-        .iter()
-        .map(|client| client.status.borrow().failed_attempts)
-        .sum();
     let expected = writer_clocks(&shared);
     let convergence = converge(run, &clients, |_| expected.clone(), Some((0, &document))).await;
     let ok = wave.never == 0 && not_synced == 0 && restart_ok && convergence.converged;
@@ -804,7 +809,7 @@ pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
         "all_synced_ms": wave.all_synced_ms(),
         "synced_p50_ms": wave.quantile_ms(0.5),
         "synced_p99_ms": wave.quantile_ms(0.99),
-        "failed_connection_attempts": failed_attempts,
+        "failed_connection_attempts": failed_in_wave,
         "not_synced_clients": wave.stuck,
         "server": sample_json(&sample),
         "after_restart": restart,
