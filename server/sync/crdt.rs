@@ -201,13 +201,25 @@ impl Replica {
 
     /// Rebuilds a document from its snapshot and log.
     pub fn load(stored: &StoredDocument) -> Result<Self, CorruptDocument> {
-        let mut replica = Self::empty();
-        let snapshot = stored.snapshot.iter().map(|data| (0, data));
+        let snapshot = stored.snapshot.iter().map(|data| (0, data.as_slice()));
         let log = stored
             .updates
             .iter()
-            .map(|update| (update.seq.0, &update.data));
-        let all: Vec<(i64, &Vec<u8>)> = snapshot.chain(log).collect();
+            .map(|update| (update.seq.0, update.data.as_slice()));
+        Self::build(&snapshot.chain(log).collect::<Vec<_>>())
+    }
+
+    /// Rebuilds a document stored as a snapshot alone, keeping the snapshot
+    /// as its full state: it is the whole document as yrs encoded it.
+    pub fn from_snapshot(snapshot: Bytes) -> Result<Self, CorruptDocument> {
+        let mut replica = Self::build(&[(0, &snapshot)])?;
+        replica.full_state = Some(snapshot);
+        Ok(replica)
+    }
+
+    /// Applies stored updates, each with its sequence (0: the snapshot).
+    fn build(all: &[(i64, &[u8])]) -> Result<Self, CorruptDocument> {
+        let replica = Self::empty();
         // A few dozen updates per transaction: yrs merges adjacent blocks only
         // when a transaction ends, and one transaction over a long typing
         // history grows quadratic (100,000 keystrokes: 15 s in one
@@ -239,11 +251,6 @@ impl Replica {
             if let Some(failure) = failure {
                 return Err(failure);
             }
-        }
-        // A snapshot with no log after it is the whole document as yrs
-        // encoded it: the first fresh client is sent it as it is.
-        if stored.updates.is_empty() {
-            replica.full_state = stored.snapshot.as_deref().map(Bytes::copy_from_slice);
         }
         Ok(replica)
     }

@@ -750,14 +750,6 @@ struct Building {
     owed_step1: Vec<ConnectionId>,
 }
 
-/// How a command is taken while the replica is being built.
-enum Early {
-    /// Handle it as usual: it does not need the replica.
-    Now(Command),
-    /// It waits (or was answered from the snapshot).
-    Taken,
-}
-
 /// A room that unloads with at least this many updates logged after its
 /// snapshot writes a new snapshot first, so that its next load is a
 /// snapshot alone (see [`Building`]).
@@ -1053,7 +1045,7 @@ impl Room {
 
     async fn load(&mut self) -> Result<(), String> {
         let started = Instant::now();
-        let stored = self
+        let mut stored = self
             .rooms
             .inner
             .store
@@ -1067,16 +1059,15 @@ impl Room {
             .iter()
             .map(|update| (update.seq, update.data.len() as u64))
             .collect();
-        let snapshot_alone = match &stored.snapshot {
-            Some(snapshot) if stored.updates.is_empty() => Some(Bytes::from(snapshot.clone())),
-            _ => None,
-        };
         // Rebuilding a document is CPU work: keep it off the async threads.
-        let task = tokio::task::spawn_blocking(move || Replica::load(&stored));
-        if let Some(state) = snapshot_alone {
+        if stored.updates.is_empty()
+            && let Some(snapshot) = stored.snapshot.take()
+        {
             // Serve from the snapshot while the replica is built (`on_built`).
+            let state = Bytes::from(snapshot);
+            let snapshot = state.clone();
             self.building = Some(Building {
-                task,
+                task: tokio::task::spawn_blocking(move || Replica::from_snapshot(snapshot)),
                 state,
                 started,
                 waiting: VecDeque::new(),
@@ -1086,10 +1077,16 @@ impl Room {
             tracing::debug!(seq = %self.last_seq, elapsed = ?started.elapsed(), "snapshot read; building the document");
             return Ok(());
         }
-        let replica = task
+        let replica = tokio::task::spawn_blocking(move || Replica::load(&stored))
             .await
             .map_err(|error| error.to_string())?
             .map_err(|error| error.to_string())?;
+        self.install(replica, started);
+        Ok(())
+    }
+
+    /// Puts a freshly loaded replica in place.
+    fn install(&mut self, replica: Replica, started: Instant) {
         self.replica = replica;
         self.rooms
             .inner
@@ -1097,7 +1094,6 @@ impl Room {
             .documents_loaded
             .fetch_add(1, Ordering::Relaxed);
         tracing::debug!(seq = %self.last_seq, elapsed = ?started.elapsed(), "document loaded");
-        Ok(())
     }
 
     /// The replica is built (or could not be): serve what waited for it.
@@ -1107,18 +1103,7 @@ impl Room {
         };
         match result {
             Ok(replica) => {
-                self.replica = replica;
-                self.rooms
-                    .inner
-                    .metrics
-                    .documents_loaded
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(
-                    seq = %self.last_seq,
-                    elapsed = ?building.started.elapsed(),
-                    waiting = building.waiting.len(),
-                    "document built"
-                );
+                self.install(replica, building.started);
                 let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
                 for connection in building.owed_step1 {
                     if self.members.contains_key(&connection) {
@@ -1204,27 +1189,28 @@ impl Room {
     /// snapshot, and the rest waits in order. A connection's messages keep
     /// their order, and once anything waits, so does every command that is
     /// not a join or another connection's messages.
-    fn early(&mut self, command: Command) -> Early {
+    /// `Some`: handle the command as usual; `None`: it was taken.
+    fn early(&mut self, command: Command) -> Option<Command> {
         let Some(building) = self.building.as_mut() else {
-            return Early::Now(command);
+            return Some(command);
         };
         match command {
-            command @ Command::Join { .. } => Early::Now(command),
+            command @ Command::Join { .. } => Some(command),
             Command::Messages {
                 connection,
                 messages,
             } => {
                 self.take_early_messages(connection, messages);
-                Early::Taken
+                None
             }
             command @ Command::Edit { .. } => {
                 building.waiting.push_back(command);
-                Early::Taken
+                None
             }
-            command if building.waiting.is_empty() => Early::Now(command),
+            command if building.waiting.is_empty() => Some(command),
             command => {
                 building.waiting.push_back(command);
-                Early::Taken
+                None
             }
         }
     }
@@ -1239,9 +1225,8 @@ impl Room {
     }
 
     fn handle(&mut self, command: Command) {
-        let command = match self.early(command) {
-            Early::Now(command) => command,
-            Early::Taken => return,
+        let Some(command) = self.early(command) else {
+            return;
         };
         match command {
             Command::Join {
@@ -2087,18 +2072,14 @@ mod tests {
         let snapshot = source
             .transact()
             .encode_state_as_update_v1(&StateVector::default());
-        let stored = crate::store::StoredDocument {
-            snapshot: Some(snapshot.clone()),
-            snapshot_seq: Seq(1),
-            updates: Vec::new(),
-        };
+        let stored = Bytes::from(snapshot.clone());
         let (gate, opened) = oneshot::channel::<()>();
         let mut room = Room::new(rooms, DocumentId::parse("preamble").expect("an id"), 1);
         room.last_seq = Seq(1);
         room.building = Some(Building {
             task: tokio::spawn(async move {
                 let _ = opened.await;
-                Replica::load(&stored)
+                Replica::from_snapshot(stored)
             }),
             state: Bytes::from(snapshot.clone()),
             started: Instant::now(),
