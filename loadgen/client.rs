@@ -220,6 +220,8 @@ pub enum Command {
     Connect,
     /// Report the document and the measurements.
     Report(oneshot::Sender<Report>),
+    /// The whole document, encoded as one update (v1).
+    State(oneshot::Sender<Vec<u8>>),
     /// Answer once every command before this one is handled.
     Barrier(oneshot::Sender<()>),
 }
@@ -256,6 +258,16 @@ impl ClientHandle {
     pub async fn report(&self) -> Option<Report> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Report(reply));
+        tokio::time::timeout(Duration::from_secs(10), answer)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Asks for the client's whole document, encoded as one update.
+    pub async fn state(&self) -> Option<Vec<u8>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::State(reply));
         tokio::time::timeout(Duration::from_secs(10), answer)
             .await
             .ok()?
@@ -342,6 +354,9 @@ struct Client {
     /// A rewriting typist's sentence: the clock of its first character and
     /// its length (its characters are consecutive: typed at a cursor).
     sentence: Option<(u32, u32)>,
+    /// The window was still open when [`Client::pump_window`] handed back
+    /// control (to let commands and frames in): pump again at once.
+    pump_again: bool,
 }
 
 /// What one pass of the client's loop woke up for.
@@ -378,6 +393,7 @@ impl Client {
             attempts: 0,
             sent: 0,
             sentence: None,
+            pump_again: false,
         }
     }
 
@@ -412,8 +428,10 @@ impl Client {
                         None => std::future::pending().await,
                     }
                 };
+                let pump_again = std::mem::take(&mut self.pump_again);
                 let progress = async {
                     match (windowed, writer_log) {
+                        _ if pump_again => {}
                         // A wake-up between our last look and this wait would
                         // be missed: look again every few milliseconds anyway.
                         (true, Some(log)) => {
@@ -508,6 +526,13 @@ impl Client {
             Command::Connect => self.want_connected = true,
             Command::Barrier(reply) => {
                 let _ = reply.send(());
+            }
+            Command::State(reply) => {
+                let state = self
+                    .doc
+                    .transact()
+                    .encode_state_as_update_v1(&StateVector::default());
+                let _ = reply.send(state);
             }
             Command::Report(reply) => {
                 let text = {
@@ -836,7 +861,10 @@ impl Client {
         let Some(writer) = self.options.role.writer() else {
             return;
         };
-        loop {
+        // At most one window per call: a writer whose readers keep up would
+        // otherwise stay in this loop, and neither read its socket nor hear
+        // that it must stop typing.
+        for _ in 0..window {
             if self.socket.is_none() {
                 return;
             }
@@ -859,6 +887,7 @@ impl Client {
             }
             self.keystroke().await;
         }
+        self.pump_again = true;
     }
 }
 

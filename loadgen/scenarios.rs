@@ -218,6 +218,7 @@ async fn converge(
         .filter(|report| report.text != reference)
         .count();
     let mut fresh_equal = Value::Null;
+    let mut fresh_state = None;
     if let Some((node, document)) = fresh {
         let shared = Shared::new(0, 0);
         let mut options = run.client(usize::MAX / 2, node, document, Role::Reader);
@@ -231,21 +232,83 @@ async fn converge(
             (Some(_), Some(report)) => json!(report.text == reference),
             _ => json!("the fresh client could not sync"),
         };
+        if fresh_equal == json!(false) {
+            fresh_state = fresh_client.state().await;
+        }
         fresh_client.abort();
     }
     let converged = pending.is_empty() && differing == 0 && fresh_equal != json!(false);
+    let mut detail = json!({
+        "converged": converged,
+        "clients_behind": pending.len(),
+        "edits_missing": missing,
+        "clients_with_other_text": differing,
+        "fresh_client_equal": fresh_equal,
+        "text_length": reference.len(),
+    });
+    if differing > 0 || fresh_equal == json!(false) {
+        detail["reloaded"] = reload_states(clients, &reports, fresh_state).await;
+    }
     Convergence {
         converged,
-        detail: json!({
-            "converged": converged,
-            "clients_behind": pending.len(),
-            "edits_missing": missing,
-            "clients_with_other_text": differing,
-            "fresh_client_equal": fresh_equal,
-            "text_length": reference.len(),
-        }),
+        detail,
         reports,
     }
+}
+
+/// When the texts differ, tells why. Each client's document (and the fresh
+/// client's) is encoded and read again into a new document: if the texts
+/// read again agree where the live ones did not, the clients received the
+/// same items and yrs ordered them differently while integrating them one
+/// update at a time. With `PLENARY_LOAD_DUMP` set to a folder, writes each
+/// document there (`client-{index}.bin`, `fresh.bin`: updates v1).
+async fn reload_states(
+    clients: &[ClientHandle],
+    reports: &[Report],
+    fresh: Option<Vec<u8>>,
+) -> Value {
+    use yrs::updates::decoder::Decode;
+    use yrs::{GetString, Transact};
+    let dump = std::env::var_os("PLENARY_LOAD_DUMP").map(std::path::PathBuf::from);
+    let mut states: Vec<(String, Option<Vec<u8>>)> =
+        futures_util::future::join_all(clients.iter().map(|client| client.state()))
+            .await
+            .into_iter()
+            .enumerate()
+            .map(|(index, state)| (format!("client-{index}"), state))
+            .collect();
+    if fresh.is_some() {
+        states.push(("fresh".into(), fresh));
+    }
+    let mut texts = Vec::new();
+    for (name, state) in states {
+        let Some(state) = state else { continue };
+        if let Some(folder) = &dump {
+            let _ = std::fs::create_dir_all(folder);
+            let _ = std::fs::write(folder.join(format!("{name}.bin")), &state);
+        }
+        let doc = yrs::Doc::new();
+        let text = doc.get_or_insert_text(client::TEXT);
+        let applied = yrs::Update::decode_v1(&state)
+            .map_err(|error| error.to_string())
+            .and_then(|update| {
+                doc.transact_mut()
+                    .apply_update(update)
+                    .map_err(|error| error.to_string())
+            });
+        texts.push(applied.map(|()| text.get_string(&doc.transact())));
+    }
+    let first = texts.iter().find_map(|text| text.as_ref().ok());
+    let live_first = reports.first().map(|report| &report.text);
+    json!({
+        "documents": texts.len(),
+        "unreadable": texts.iter().filter(|text| text.is_err()).count(),
+        "with_other_text": texts
+            .iter()
+            .filter(|text| text.as_ref().ok() != first)
+            .count(),
+        "first_client_changed_on_reload": first != live_first,
+    })
 }
 
 fn merge_report(slot: &mut Option<Report>, report: Report) {
