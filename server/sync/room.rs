@@ -1010,14 +1010,7 @@ impl Room {
     /// Only when the replica holds exactly what is committed (nothing
     /// staged or committing, no failure, nothing to rebuild or catch up).
     async fn compact_on_unload(&mut self) {
-        if self.log.len() < COMPACT_ON_UNLOAD_AFTER
-            || self.failed
-            || self.needs_rebuild
-            || self.needs_catch_up
-            || self.building.is_some()
-            || self.inflight.is_some()
-            || !self.staged.updates.is_empty()
-        {
+        if self.log.len() < COMPACT_ON_UNLOAD_AFTER || !self.replica_is_committed() {
             return;
         }
         let through = self.last_seq;
@@ -1041,6 +1034,18 @@ impl Room {
             // The log is intact: the next load replays it.
             Err(error) => tracing::warn!(%error, "compaction on unload failed"),
         }
+    }
+
+    /// Whether the replica holds exactly what is committed through
+    /// `last_seq`: nothing staged or committing, no failure, nothing to
+    /// rebuild or catch up.
+    fn replica_is_committed(&self) -> bool {
+        !self.failed
+            && !self.needs_rebuild
+            && !self.needs_catch_up
+            && self.building.is_none()
+            && self.inflight.is_none()
+            && self.staged.updates.is_empty()
     }
 
     async fn load(&mut self) -> Result<(), String> {
@@ -1831,6 +1836,16 @@ impl Room {
         }
     }
 
+    /// Writes a new snapshot once [`RoomConfig::compact_after`] updates are
+    /// logged after the last one.
+    ///
+    /// When the replica holds exactly what is committed, it is the snapshot:
+    /// encoded here, written by a task. Otherwise (updates keep arriving) the
+    /// snapshot is folded from what is stored, on a blocking thread, which
+    /// costs as much as loading the whole document: that waits until the log
+    /// holds at least half the snapshot's bytes, so that a document taking
+    /// thousands of updates a second is not rebuilt without end (half the
+    /// server's time under `plenary-load --scenario saturation`).
     fn maybe_compact(&mut self) {
         if self.compaction.is_some() || (self.log.len() as u64) < self.config().compact_after {
             return;
@@ -1838,8 +1853,27 @@ impl Room {
         let store = self.rooms.inner.store.clone();
         let document = self.document.clone();
         let through = self.last_seq;
-        // Compaction reads back what is stored rather than encoding the live
-        // replica, which may already hold staged updates that are not.
+        if self.replica_is_committed() {
+            match self.replica.full_state() {
+                Ok(snapshot) => {
+                    let task = tokio::spawn(async move {
+                        store
+                            .write_snapshot(&document, &snapshot, through)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        Ok((through, snapshot.len() as u64))
+                    });
+                    self.compaction = Some(Compaction { task });
+                    return;
+                }
+                // Folding what is stored may still succeed.
+                Err(error) => tracing::warn!(%error, "could not encode the document to compact it"),
+            }
+        }
+        let logged: u64 = self.log.iter().map(|(_, bytes)| bytes).sum();
+        if logged.saturating_mul(2) < self.snapshot_bytes {
+            return;
+        }
         let task = tokio::spawn(async move {
             let mut stored = store
                 .load_document(&document)
@@ -2200,5 +2234,85 @@ mod tests {
         pending.push([entry(1, 3, Some("{}"))], true);
         assert!(!pending.due(Instant::now()));
         assert!(pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
+    }
+
+    /// Compaction: a room whose replica holds exactly what is committed
+    /// writes the replica as the snapshot; a room still taking updates folds
+    /// the stored log only once it holds half the snapshot's bytes.
+    #[tokio::test]
+    async fn compaction_takes_the_committed_replica_and_otherwise_waits_for_half_a_snapshot_of_log()
+    {
+        use crate::store::Store;
+        use yrs::{GetString, Text, Transact};
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("plenary.db").display());
+        let store = Arc::new(
+            crate::store::sqlite::SqliteStore::open(&url)
+                .await
+                .expect("opens"),
+        );
+        let document = DocumentId::parse("operative").expect("an id");
+        let source = yrs::Doc::with_client_id(7);
+        let text = source.get_or_insert_text("t");
+        let mut updates = Vec::new();
+        for word in ["Urges ", "member ", "States"] {
+            let mut transaction = source.transact_mut();
+            let end = text.len(&transaction);
+            text.insert(&mut transaction, end, word);
+            updates.push(NewUpdate {
+                data: Bytes::from(transaction.encode_update_v1()),
+                author: None,
+                delegation: None,
+            });
+        }
+        store
+            .append_updates(&document, Seq(1), &updates)
+            .await
+            .expect("appends");
+        let config = RoomConfig {
+            compact_after: 2,
+            ..RoomConfig::default()
+        };
+        let rooms = Rooms::new(
+            store.clone(),
+            config,
+            CancellationToken::new(),
+            Arc::default(),
+            None,
+            None,
+        );
+        let mut room = Room::new(rooms, document.clone(), 1);
+        room.load().await.expect("loads");
+        assert_eq!(room.log.len(), 3);
+
+        // Still taking updates, with a log far smaller than the snapshot:
+        // no fold.
+        room.staged.updates.push(updates[2].clone());
+        room.snapshot_bytes = 1 << 20;
+        room.maybe_compact();
+        assert!(room.compaction.is_none());
+        // With a log of half the snapshot: folded from the store.
+        room.snapshot_bytes = 2 * room.log.iter().map(|(_, bytes)| bytes).sum::<u64>();
+        room.maybe_compact();
+        let folded = wait_compaction(&mut room.compaction).await;
+        room.compaction = None;
+        assert_eq!(folded.map(|(through, _)| through), Ok(Seq(3)));
+
+        // Committed: the replica itself is the snapshot, whatever its size.
+        room.staged = Batch::default();
+        room.snapshot_bytes = 1 << 20;
+        room.maybe_compact();
+        let written = wait_compaction(&mut room.compaction).await;
+        room.compaction = None;
+        let state = room.replica.full_state().expect("encodes");
+        assert_eq!(written, Ok((Seq(3), state.len() as u64)));
+        let stored = store.load_document(&document).await.expect("loads");
+        assert_eq!(stored.snapshot.as_deref(), Some(&state[..]));
+        let reloaded = Replica::load(&stored).expect("a valid snapshot");
+        let text = reloaded.doc().get_or_insert_text("t");
+        assert_eq!(
+            text.get_string(&reloaded.doc().transact()),
+            "Urges member States"
+        );
     }
 }
