@@ -672,6 +672,8 @@ struct Member {
     resync_asked: Option<Instant>,
     outbound: outbound::Sender,
     kill: Option<oneshot::Sender<CloseReason>>,
+    /// The sweep found its connection gone (see [`Room::sweep`]).
+    seen_gone: bool,
 }
 
 /// How long a connection that was asked to resync may send updates past a
@@ -1262,6 +1264,7 @@ impl Room {
                         resync_asked: None,
                         outbound,
                         kill: Some(kill),
+                        seen_gone: false,
                     },
                 );
                 self.idle_since = None;
@@ -1658,43 +1661,43 @@ impl Room {
     }
 
     fn broadcast_now(&mut self, frame: Bytes) {
-        let mut failed = Vec::new();
+        let mut full = Vec::new();
         for (&connection, member) in &self.members {
-            if let Err(refused) = member.outbound.try_send_frame(frame.clone()) {
-                failed.push((connection, refused == Refused::Full));
+            if let Err(Refused::Full) = member.outbound.try_send_frame(frame.clone()) {
+                full.push(connection);
             }
         }
-        self.drop_failed(failed);
+        self.close_slow(full);
     }
 
     fn send_now(&mut self, connection: ConnectionId, frame: Bytes) {
         let Some(member) = self.members.get(&connection) else {
             return;
         };
-        if let Err(refused) = member.outbound.try_send_frame(frame) {
-            self.drop_failed(vec![(connection, refused == Refused::Full)]);
+        if let Err(Refused::Full) = member.outbound.try_send_frame(frame) {
+            self.close_slow(vec![connection]);
         }
     }
 
-    fn drop_failed(&mut self, failed: Vec<(ConnectionId, bool)>) {
-        for (connection, full) in failed {
-            if full {
-                tracing::info!(%connection, "outbound queue full; closing the connection");
-                self.rooms
-                    .inner
-                    .metrics
-                    .slow_consumers_closed
-                    .fetch_add(1, Ordering::Relaxed);
-                self.close_member(
-                    connection,
-                    CloseReason::new(
-                        close::TRY_AGAIN_LATER,
-                        "too slow to keep up with the document; reconnect to resync",
-                    ),
-                );
-            } else {
-                self.remove_member(connection);
-            }
+    /// Closes the connections whose queues are full. A connection whose
+    /// queue is closed (its task ended) stays a member until its leave,
+    /// which comes behind its last messages: they still count (or until the
+    /// sweep finds it gone, see [`Room::sweep`]).
+    fn close_slow(&mut self, full: Vec<ConnectionId>) {
+        for connection in full {
+            tracing::info!(%connection, "outbound queue full; closing the connection");
+            self.rooms
+                .inner
+                .metrics
+                .slow_consumers_closed
+                .fetch_add(1, Ordering::Relaxed);
+            self.close_member(
+                connection,
+                CloseReason::new(
+                    close::TRY_AGAIN_LATER,
+                    "too slow to keep up with the document; reconnect to resync",
+                ),
+            );
         }
     }
 
@@ -1939,13 +1942,24 @@ impl Room {
         {
             self.needs_catch_up = true;
         }
-        let closed: Vec<ConnectionId> = self
-            .members
-            .iter()
-            .filter(|(_, member)| member.outbound.is_closed())
-            .map(|(&connection, _)| connection)
-            .collect();
-        for connection in closed {
+        // A connection whose task ended without its leave reaching the room
+        // (aborted, or the queue was full) is removed here. A connection
+        // that ended normally queued its leave behind its last messages, and
+        // those still count: it is removed only when a second sweep finds it
+        // gone, and never while its messages wait for the document.
+        let held = self.building.as_ref().map(|building| &building.held);
+        let mut gone = Vec::new();
+        for (&connection, member) in &mut self.members {
+            if !member.outbound.is_closed() || held.is_some_and(|held| held.contains(&connection)) {
+                continue;
+            }
+            if member.seen_gone {
+                gone.push(connection);
+            } else {
+                member.seen_gone = true;
+            }
+        }
+        for connection in gone {
             self.remove_member(connection);
         }
         let wall_clock = crate::store::now_millis();
@@ -2159,6 +2173,37 @@ mod tests {
         room.handle(Command::Leave {
             connection: ConnectionId(2),
         });
+        // Another adds to the start and leaves too; its connection's task has
+        // ended by the time the room sweeps, which must not drop its edit.
+        let (state_vector, prefix) = {
+            let state_vector = source.transact().state_vector();
+            let mut transaction = source.transact_mut();
+            text.insert(&mut transaction, 0, "Also ");
+            (state_vector, transaction.encode_update_v1())
+        };
+        let (command, gone, _alive_three) = join(3);
+        room.handle(command);
+        room.handle(Command::Messages {
+            connection: ConnectionId(3),
+            messages: vec![
+                Inbound::SyncStep1(state_vector),
+                Inbound::Update {
+                    update: crdt::decode_update(&prefix).expect("an update"),
+                    raw: Bytes::from(prefix),
+                },
+            ],
+        });
+        room.handle(Command::Leave {
+            connection: ConnectionId(3),
+        });
+        drop(gone);
+        for _ in 0..3 {
+            assert!(matches!(room.sweep(), Flow::Continue));
+        }
+        assert!(
+            room.members.contains_key(&ConnectionId(3)),
+            "a member whose messages wait is not swept away"
+        );
         assert!(received(&mut editor).is_empty(), "its sync waits");
         assert!(room.staged.updates.is_empty(), "its edit waits");
         assert!(
@@ -2190,14 +2235,34 @@ mod tests {
         );
         assert_eq!(
             room.staged.updates.len(),
-            1,
-            "its edit is staged for the next commit"
+            2,
+            "both edits are staged for the next commit"
         );
         assert!(!room.members.contains_key(&ConnectionId(2)), "then it left");
+        assert!(
+            !room.members.contains_key(&ConnectionId(3)),
+            "and so did the other"
+        );
         let text = room.replica.doc().get_or_insert_text("t");
         assert_eq!(
             text.get_string(&room.replica.doc().transact()),
-            "Recalling the Palermo Protocol, 2000"
+            "Also Recalling the Palermo Protocol, 2000"
+        );
+
+        // A connection whose task ended without a word: the second sweep
+        // that finds it gone removes it.
+        let (command, vanished, _alive_four) = join(4);
+        room.handle(command);
+        drop(vanished);
+        assert!(matches!(room.sweep(), Flow::Continue));
+        assert!(
+            room.members.contains_key(&ConnectionId(4)),
+            "not at the first sweep"
+        );
+        assert!(matches!(room.sweep(), Flow::Continue));
+        assert!(
+            !room.members.contains_key(&ConnectionId(4)),
+            "at the second"
         );
     }
 
