@@ -341,25 +341,25 @@ async fn write_appends(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
 /// up to 32,766 in one statement).
 const ROWS_PER_INSERT: usize = 1000;
 
-/// Commits a group of appends. First all at once: one statement for the
-/// documents and one per [`ROWS_PER_INSERT`] updates, each a round trip to
-/// sqlx's SQLite thread (a thousand documents typing at once made four per
-/// append, and the server spent its time handing work between threads).
-/// Should that fail for a group of several, it is committed again one append
-/// at a time, so that only the append at fault is refused: see
-/// [`commit_each`]. A group of one is answered with its own error.
-/// Returns whether the group committed together.
+/// Commits a group of appends. First all at once, in one round trip to
+/// sqlx's SQLite thread: `begin immediate`, one statement for the documents,
+/// one per [`ROWS_PER_INSERT`] updates and `commit`, sent as one query (each
+/// statement its own round trip was a hand-over between threads and back, and
+/// with a thousand documents typing at once the server spent its time on
+/// those, not in SQLite). Should that fail for a group of several, it is
+/// committed again one append at a time, so that only the append at fault is
+/// refused: see [`commit_each`]. A group of one is answered with its own
+/// error. Returns whether the group committed together.
 async fn commit_group(connection: &mut SqliteConnection, group: Vec<Append>) -> bool {
     let now = now_millis();
-    // A failed statement or commit rolls the transaction back (its drop,
-    // if SQLite has not already): nothing of the group is stored.
-    let together = async {
-        let mut transaction = connection.begin().await?;
-        insert_group(&mut transaction, &group, now).await?;
-        transaction.commit().await?;
-        Ok::<_, StoreError>(())
+    let together = insert_group(connection, &group, now, true).await;
+    if together.is_err() {
+        // A failed statement or commit leaves the transaction open or
+        // already rolled back by SQLite; either way nothing of the group is
+        // stored once this ran (its own error, when there was no
+        // transaction left, says nothing new).
+        let _ = sqlx::query("rollback").execute(&mut *connection).await;
     }
-    .await;
     match together {
         Ok(()) => {
             for append in group {
@@ -377,22 +377,24 @@ async fn commit_group(connection: &mut SqliteConnection, group: Vec<Append>) -> 
     false
 }
 
-/// Inserts every append of a group: its documents, then its updates.
-/// A sequence already taken is a [`StoreError::Conflict`].
+/// Inserts every append of a group, its documents then its updates, in one
+/// query; with `transaction`, that query also begins and commits. A sequence
+/// already taken is a [`StoreError::Conflict`].
 async fn insert_group(
-    transaction: &mut sqlx::Transaction<'_, Sqlite>,
+    connection: &mut SqliteConnection,
     group: &[Append],
     now: i64,
+    transaction: bool,
 ) -> Result<(), StoreError> {
-    let mut documents =
-        sqlx::QueryBuilder::<Sqlite>::new("insert into documents (id, created_at, updated_at) ");
-    documents.push_values(group, |mut row, append| {
+    let mut query =
+        sqlx::QueryBuilder::<Sqlite>::new(if transaction { "begin immediate; " } else { "" });
+    query.push("insert into documents (id, created_at, updated_at) ");
+    query.push_values(group, |mut row, append| {
         row.push_bind(append.document.as_str())
             .push_bind(now)
             .push_bind(now);
     });
-    documents.push(" on conflict (id) do update set updated_at = excluded.updated_at");
-    documents.build().execute(&mut **transaction).await?;
+    query.push(" on conflict (id) do update set updated_at = excluded.updated_at");
     let rows: Vec<(&DocumentId, Seq, &NewUpdate)> = group
         .iter()
         .flat_map(|append| {
@@ -402,11 +404,11 @@ async fn insert_group(
         })
         .collect();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut updates = sqlx::QueryBuilder::<Sqlite>::new(
-            "insert into document_updates \
+        query.push(
+            "; insert into document_updates \
              (document_id, seq, data, author, author_delegation, created_at) ",
         );
-        updates.push_values(chunk, |mut row, (document, seq, update)| {
+        query.push_values(chunk, |mut row, (document, seq, update)| {
             row.push_bind(document.as_str())
                 .push_bind(seq.0)
                 .push_bind(&update.data[..])
@@ -414,25 +416,28 @@ async fn insert_group(
                 .push_bind(update.delegation.as_deref())
                 .push_bind(now);
         });
-        updates
-            .build()
-            .execute(&mut **transaction)
-            .await
-            .map_err(|error| {
-                if !is_unique_violation(&error) {
-                    return StoreError::Database(error);
-                }
-                StoreError::Conflict(match group {
-                    [append] => format!(
-                        "{} already has one of updates {}..={}",
-                        append.document,
-                        append.first,
-                        Seq(append.first.0 + append.updates.len() as i64 - 1)
-                    ),
-                    _ => "an update of the group is already stored".into(),
-                })
-            })?;
     }
+    if transaction {
+        query.push("; commit");
+    }
+    query
+        .build()
+        .execute(&mut *connection)
+        .await
+        .map_err(|error| {
+            if !is_unique_violation(&error) {
+                return StoreError::Database(error);
+            }
+            StoreError::Conflict(match group {
+                [append] => format!(
+                    "{} already has one of updates {}..={}",
+                    append.document,
+                    append.first,
+                    Seq(append.first.0 + append.updates.len() as i64 - 1)
+                ),
+                _ => "an update of the group is already stored".into(),
+            })
+        })?;
     Ok(())
 }
 
@@ -449,7 +454,8 @@ async fn commit_each(connection: &mut SqliteConnection, group: Vec<Append>, now:
             sqlx::query("savepoint append")
                 .execute(&mut *transaction)
                 .await?;
-            let result = insert_group(&mut transaction, std::slice::from_ref(append), now).await;
+            let result =
+                insert_group(&mut transaction, std::slice::from_ref(append), now, false).await;
             if result.is_err()
                 && sqlx::query("rollback to append")
                     .execute(&mut *transaction)
