@@ -49,12 +49,20 @@ const SELECT_UPDATES_THROUGH: &str = "select seq, data, author, author_delegatio
      where document_id = $1 and seq > $2 and seq <= $3 order by seq";
 const SELECT_LAST_SEQ: &str =
     "select coalesce(max(seq), 0)::bigint from document_updates where document_id = $1";
-const INSERT_DOCUMENT: &str = "insert into documents (id, created_at, updated_at) values ($1, $2, $2) \
-     on conflict (id) do update set updated_at = excluded.updated_at";
-const INSERT_UPDATES: &str = "insert into document_updates (document_id, seq, data, author, author_delegation, created_at) \
-     select $1, first + ordinality - 1, data, author, delegation, $6 \
-     from unnest($3::bytea[], $4::text[], $5::text[]) with ordinality as batch (data, author, delegation, ordinality), \
-          (select $2::bigint as first) as start";
+/// A group of updates of one document, and its row in `documents`, in one
+/// statement: one round trip, and one transaction without `begin` and
+/// `commit` of its own. A sequence already taken fails the whole statement
+/// (the document's row included). The row is inserted in a data-modifying
+/// `with`, which the foreign key of the updates, checked at the end of the
+/// statement, sees.
+const APPEND_UPDATES: &str = "with document as ( \
+         insert into documents (id, created_at, updated_at) values ($1, $6, $6) \
+         on conflict (id) do update set updated_at = excluded.updated_at \
+         returning id) \
+     insert into document_updates (document_id, seq, data, author, author_delegation, created_at) \
+     select document.id, $2::bigint + ordinality - 1, data, author, delegation, $6 \
+     from document, \
+          unnest($3::bytea[], $4::text[], $5::text[]) with ordinality as batch (data, author, delegation, ordinality)";
 const UPDATE_SNAPSHOT: &str = "update documents set snapshot = $1, snapshot_seq = $2, updated_at = $3 \
      where id = $4 and snapshot_seq < $2";
 
@@ -115,21 +123,15 @@ impl Store for PostgresStore {
             .iter()
             .map(|update| update.delegation.as_deref())
             .collect();
-        let mut transaction = self.pool.begin().await?;
-        sqlx::query(INSERT_DOCUMENT)
-            .bind(document.as_str())
-            .bind(now)
-            .execute(&mut *transaction)
-            .await?;
         // One statement for the whole group, whatever its size.
-        sqlx::query(INSERT_UPDATES)
+        sqlx::query(APPEND_UPDATES)
             .bind(document.as_str())
             .bind(first.0)
             .bind(&data)
             .bind(&authors)
             .bind(&delegations)
             .bind(now)
-            .execute(&mut *transaction)
+            .execute(&self.pool)
             .await
             .map_err(|error| {
                 if is_unique_violation(&error) {
@@ -140,7 +142,6 @@ impl Store for PostgresStore {
                     StoreError::Database(error)
                 }
             })?;
-        transaction.commit().await?;
         Ok(())
     }
 
