@@ -319,8 +319,13 @@ async fn write_appends(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
             Ok(mut held) => {
                 if commit_group(&mut held, group).await {
                     connection = Some(held);
+                } else {
+                    // After a failure the next group takes a connection
+                    // afresh, and this one is closed, not put back: a
+                    // transaction begun by the group's query and left open
+                    // by a failed rollback would go with it to the pool.
+                    held.close_on_drop();
                 }
-                // After a failure, the next group takes a connection afresh.
             }
             Err(error) => {
                 let error = StoreError::from(error);

@@ -1667,7 +1667,9 @@ impl Room {
                 full.push(connection);
             }
         }
-        self.close_slow(full);
+        for connection in full {
+            self.close_slow(connection);
+        }
     }
 
     fn send_now(&mut self, connection: ConnectionId, frame: Bytes) {
@@ -1675,30 +1677,28 @@ impl Room {
             return;
         };
         if let Err(Refused::Full) = member.outbound.try_send_frame(frame) {
-            self.close_slow(vec![connection]);
+            self.close_slow(connection);
         }
     }
 
-    /// Closes the connections whose queues are full. A connection whose
-    /// queue is closed (its task ended) stays a member until its leave,
-    /// which comes behind its last messages: they still count (or until the
-    /// sweep finds it gone, see [`Room::sweep`]).
-    fn close_slow(&mut self, full: Vec<ConnectionId>) {
-        for connection in full {
-            tracing::info!(%connection, "outbound queue full; closing the connection");
-            self.rooms
-                .inner
-                .metrics
-                .slow_consumers_closed
-                .fetch_add(1, Ordering::Relaxed);
-            self.close_member(
-                connection,
-                CloseReason::new(
-                    close::TRY_AGAIN_LATER,
-                    "too slow to keep up with the document; reconnect to resync",
-                ),
-            );
-        }
+    /// Closes a connection whose queue is full. A connection whose queue is
+    /// closed (its task ended) is not closed here: it stays a member until
+    /// its leave, which comes behind its last messages, and those still count
+    /// (or until the sweep finds it gone, see [`Room::sweep`]).
+    fn close_slow(&mut self, connection: ConnectionId) {
+        tracing::info!(%connection, "outbound queue full; closing the connection");
+        self.rooms
+            .inner
+            .metrics
+            .slow_consumers_closed
+            .fetch_add(1, Ordering::Relaxed);
+        self.close_member(
+            connection,
+            CloseReason::new(
+                close::TRY_AGAIN_LATER,
+                "too slow to keep up with the document; reconnect to resync",
+            ),
+        );
     }
 
     /// Closes one connection at once, whatever its queue holds.
@@ -2084,6 +2084,39 @@ mod tests {
         (command, frames, (killed, replied))
     }
 
+    /// A client holding `source` joins, sends its sync step 1 and the update
+    /// that `edit` makes to `source`, and leaves at once.
+    fn edit_and_leave(
+        room: &mut Room,
+        connection: u64,
+        source: &yrs::Doc,
+        edit: impl FnOnce(&mut yrs::TransactionMut),
+    ) -> (outbound::Receiver, Alive) {
+        use yrs::{ReadTxn, Transact};
+        let state_vector = source.transact().state_vector();
+        let update = {
+            let mut transaction = source.transact_mut();
+            edit(&mut transaction);
+            transaction.encode_update_v1()
+        };
+        let (command, frames, alive) = join(connection);
+        room.handle(command);
+        room.handle(Command::Messages {
+            connection: ConnectionId(connection),
+            messages: vec![
+                Inbound::SyncStep1(state_vector),
+                Inbound::Update {
+                    update: crdt::decode_update(&update).expect("an update"),
+                    raw: Bytes::from(update),
+                },
+            ],
+        });
+        room.handle(Command::Leave {
+            connection: ConnectionId(connection),
+        });
+        (frames, alive)
+    }
+
     /// The protocol messages queued for a connection so far.
     fn received(frames: &mut outbound::Receiver) -> Vec<protocol::Message> {
         let mut messages = Vec::new();
@@ -2152,49 +2185,13 @@ mod tests {
         );
 
         // A client that holds the paragraph adds to it, and leaves at once.
-        let state_vector = source.transact().state_vector();
-        let edit = {
-            let mut transaction = source.transact_mut();
-            text.push(&mut transaction, ", 2000");
-            transaction.encode_update_v1()
-        };
-        let (command, mut editor, _alive_too) = join(2);
-        room.handle(command);
-        room.handle(Command::Messages {
-            connection: ConnectionId(2),
-            messages: vec![
-                Inbound::SyncStep1(state_vector),
-                Inbound::Update {
-                    update: crdt::decode_update(&edit).expect("an update"),
-                    raw: Bytes::from(edit),
-                },
-            ],
-        });
-        room.handle(Command::Leave {
-            connection: ConnectionId(2),
+        let (mut editor, _alive_too) = edit_and_leave(&mut room, 2, &source, |transaction| {
+            text.push(transaction, ", 2000");
         });
         // Another adds to the start and leaves too; its connection's task has
         // ended by the time the room sweeps, which must not drop its edit.
-        let (state_vector, prefix) = {
-            let state_vector = source.transact().state_vector();
-            let mut transaction = source.transact_mut();
-            text.insert(&mut transaction, 0, "Also ");
-            (state_vector, transaction.encode_update_v1())
-        };
-        let (command, gone, _alive_three) = join(3);
-        room.handle(command);
-        room.handle(Command::Messages {
-            connection: ConnectionId(3),
-            messages: vec![
-                Inbound::SyncStep1(state_vector),
-                Inbound::Update {
-                    update: crdt::decode_update(&prefix).expect("an update"),
-                    raw: Bytes::from(prefix),
-                },
-            ],
-        });
-        room.handle(Command::Leave {
-            connection: ConnectionId(3),
+        let (gone, _alive_three) = edit_and_leave(&mut room, 3, &source, |transaction| {
+            text.insert(transaction, 0, "Also ");
         });
         drop(gone);
         for _ in 0..3 {
