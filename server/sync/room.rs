@@ -752,6 +752,13 @@ struct Building {
     owed_step1: Vec<ConnectionId>,
 }
 
+/// What a logged update costs to store beyond its own bytes (its row's
+/// header, sequence, time and index entry, in SQLite and in PostgreSQL
+/// alike), as [`Room::maybe_compact`] weighs the log against the snapshot. A
+/// log of keystrokes is mostly rows: counted by their bytes alone, a
+/// 100 KB document let 2,000 of them pile up before it was compacted.
+const LOGGED_ROW_BYTES: u64 = 64;
+
 /// A room that unloads with at least this many updates logged after its
 /// snapshot writes a new snapshot first, so that its next load is a
 /// snapshot alone (see [`Building`]).
@@ -1840,7 +1847,9 @@ impl Room {
     }
 
     /// Writes a new snapshot once [`RoomConfig::compact_after`] updates, and
-    /// at least half the snapshot's bytes, are logged after the last one.
+    /// at least half the snapshot's bytes, are logged after the last one
+    /// (each logged update counted as stored: its bytes and its row's,
+    /// [`LOGGED_ROW_BYTES`]).
     ///
     /// A compaction costs in proportion to the whole document, so the second
     /// condition keeps its cost in proportion to what is written: a document
@@ -1856,7 +1865,11 @@ impl Room {
         if self.compaction.is_some() || (self.log.len() as u64) < self.config().compact_after {
             return;
         }
-        let logged: u64 = self.log.iter().map(|(_, bytes)| bytes).sum();
+        let logged: u64 = self
+            .log
+            .iter()
+            .map(|(_, bytes)| bytes + LOGGED_ROW_BYTES)
+            .sum();
         if logged.saturating_mul(2) < self.snapshot_bytes {
             return;
         }
