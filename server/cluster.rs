@@ -191,38 +191,83 @@ pub fn start_postgres(
     )
 }
 
+/// Notices sent in one statement, at most.
+const NOTICES_PER_STATEMENT: usize = 256;
+
+/// Sends the queued notices, every notice waiting in one statement (one
+/// transaction; under load a commit per room per edit was a transaction
+/// per notice too).
 async fn publish(
     pool: sqlx::PgPool,
     node: Arc<str>,
     mut outgoing: mpsc::Receiver<Notice>,
     shutdown: CancellationToken,
 ) {
+    let mut notices = Vec::with_capacity(NOTICES_PER_STATEMENT);
+    let mut connection = None;
     loop {
-        let notice = tokio::select! {
-            notice = outgoing.recv() => notice,
-            () = shutdown.cancelled() => None,
+        let received = tokio::select! {
+            received = outgoing.recv_many(&mut notices, NOTICES_PER_STATEMENT) => received,
+            () = shutdown.cancelled() => 0,
         };
-        let Some(notice) = notice else { break };
-        let envelope = Envelope {
-            node: node.to_string(),
-            notice,
-        };
-        let Ok(payload) = serde_json::to_string(&envelope) else {
-            continue;
-        };
-        if payload.len() >= MAX_PAYLOAD {
-            tracing::debug!("cluster notice too large to send; the others will poll");
+        if received == 0 {
+            break;
+        }
+        let payloads: Vec<String> = notices
+            .drain(..)
+            .filter_map(|notice| {
+                let envelope = Envelope {
+                    node: node.to_string(),
+                    notice,
+                };
+                let payload = serde_json::to_string(&envelope).ok()?;
+                if payload.len() >= MAX_PAYLOAD {
+                    tracing::debug!("cluster notice too large to send; the others will poll");
+                    return None;
+                }
+                Some(payload)
+            })
+            .collect();
+        if payloads.is_empty() {
             continue;
         }
-        if let Err(error) = sqlx::query("select pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(&payload)
-            .execute(&pool)
-            .await
-        {
+        if let Err(error) = notify(&pool, &mut connection, &payloads).await {
+            // Reconnects for the next notices.
+            connection = None;
             tracing::warn!(%error, "could not notify the other nodes; they will catch up by polling");
         }
     }
+    if let Some(held) = connection {
+        let _ = sqlx::Connection::close(held).await;
+    }
+}
+
+/// Sends `payloads` on the publisher's own connection, opened when there is
+/// none. It is taken out of the pool for good: notices are hints (a node
+/// catches up from the log anyway), so their transactions do not wait for
+/// the write-ahead log to reach the disk, a session setting no append may
+/// inherit.
+async fn notify(
+    pool: &sqlx::PgPool,
+    connection: &mut Option<sqlx::PgConnection>,
+    payloads: &[String],
+) -> Result<(), sqlx::Error> {
+    let held = match connection {
+        Some(held) => held,
+        None => {
+            let mut fresh = pool.acquire().await?.detach();
+            sqlx::query("set synchronous_commit = off")
+                .execute(&mut fresh)
+                .await?;
+            connection.insert(fresh)
+        }
+    };
+    sqlx::query("select pg_notify($1, payload) from unnest($2::text[]) as payload")
+        .bind(CHANNEL)
+        .bind(payloads)
+        .execute(held)
+        .await?;
+    Ok(())
 }
 
 async fn listen(

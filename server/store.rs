@@ -7,6 +7,7 @@
 //! reads stays bounded while the history stays whole. SQL lives only in the backends ([`sqlite`], [`postgres`]),
 //! each with its own migrations under `migrations/`.
 
+mod appends;
 pub mod directory;
 pub mod faults;
 pub mod postgres;

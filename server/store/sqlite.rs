@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
 
+use super::appends::{Append, Appends, Commit, answer_all, conflict};
 use super::{
     NewUpdate, Store, StoreError, StoredDocument, StoredUpdate, is_unique_violation, now_millis,
 };
@@ -17,31 +17,14 @@ use crate::ids::{DocumentId, Seq};
 /// A SQLite database file.
 ///
 /// Appends of every document go through one writer task that commits
-/// whatever is waiting in one transaction (a group commit across documents):
+/// whatever is waiting in one transaction ([`appends`](super::appends)):
 /// SQLite has one writer at a time anyway, and with `synchronous=FULL` each
-/// commit is a sync of the WAL. A thousand documents each taking an edit a
-/// second then cost a few commits per second instead of a thousand
-/// connections taking turns at the write lock.
+/// commit is a sync of the WAL.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    appends: mpsc::Sender<Append>,
+    appends: Appends,
 }
-
-/// One document's appends, waiting for the writer task.
-#[derive(Debug)]
-struct Append {
-    document: DocumentId,
-    first: Seq,
-    updates: Vec<NewUpdate>,
-    reply: oneshot::Sender<Result<(), StoreError>>,
-}
-
-/// Appends waiting for the writer task, at most (back-pressure beyond).
-const APPEND_QUEUE: usize = 4096;
-
-/// Appends committed in one transaction, at most.
-const MAX_GROUP: usize = 512;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and migrates it.
@@ -73,9 +56,10 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        let (appends, queue) = mpsc::channel(APPEND_QUEUE);
-        // Ends when the last handle on the store is dropped.
-        tokio::spawn(write_appends(pool.clone(), queue));
+        let appends = Appends::start(Writer {
+            pool: pool.clone(),
+            connection: None,
+        });
         Ok(Self { pool, appends })
     }
 
@@ -154,16 +138,7 @@ impl Store for SqliteStore {
         first: Seq,
         updates: &[NewUpdate],
     ) -> Result<(), StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let append = Append {
-            document: document.clone(),
-            first,
-            updates: updates.to_vec(),
-            reply,
-        };
-        let gone = || StoreError::Batch("the database writer has stopped".into());
-        self.appends.send(append).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        self.appends.append(document, first, updates).await
     }
 
     async fn write_snapshot(
@@ -299,26 +274,27 @@ impl Store for SqliteStore {
 use super::directory::imports::*;
 super::directory::impl_directory!(SqliteStore, sqlx::sqlite::SqliteRow);
 
-/// The writer task: takes every append waiting (up to `MAX_GROUP`), commits
-/// them in one transaction, and answers each.
-async fn write_appends(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    // The writer keeps one connection. The pool hands out its idle
-    // connections in turn, and a connection whose database another one has
-    // written since its last transaction starts with an empty page cache:
-    // every group read the pages of its indexes again (pread was a tenth of
-    // the server's time under load). Its own writes keep its cache valid.
-    let mut connection: Option<PoolConnection<Sqlite>> = None;
-    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let group = std::mem::take(&mut group);
-        let held = match connection.take() {
+/// The writer task's side of SQLite.
+struct Writer {
+    pool: SqlitePool,
+    /// The writer keeps one connection. The pool hands out its idle
+    /// connections in turn, and a connection whose database another one has
+    /// written since its last transaction starts with an empty page cache:
+    /// every group read the pages of its indexes again (pread was a tenth of
+    /// the server's time under load). Its own writes keep its cache valid.
+    connection: Option<PoolConnection<Sqlite>>,
+}
+
+impl Commit for Writer {
+    async fn commit(&mut self, group: Vec<Append>) {
+        let held = match self.connection.take() {
             Some(held) => Ok(held),
-            None => pool.acquire().await,
+            None => self.pool.acquire().await,
         };
         match held {
             Ok(mut held) => {
                 if commit_group(&mut held, group).await {
-                    connection = Some(held);
+                    self.connection = Some(held);
                 } else {
                     // After a failure the next group takes a connection
                     // afresh, and this one is closed, not put back: a
@@ -327,17 +303,7 @@ async fn write_appends(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
                     held.close_on_drop();
                 }
             }
-            Err(error) => {
-                let error = StoreError::from(error);
-                let shared = error.to_string();
-                let mut error = Some(error);
-                for append in group {
-                    let failure = error
-                        .take()
-                        .unwrap_or_else(|| StoreError::Batch(shared.clone()));
-                    let _ = append.reply.send(Err(failure));
-                }
-            }
+            Err(error) => answer_all(group, Err(error.into())),
         }
     }
 }
@@ -367,16 +333,10 @@ async fn commit_group(connection: &mut SqliteConnection, group: Vec<Append>) -> 
     }
     match together {
         Ok(()) => {
-            for append in group {
-                let _ = append.reply.send(Ok(()));
-            }
+            answer_all(group, Ok(()));
             return true;
         }
-        Err(error) if group.len() == 1 => {
-            if let Some(append) = group.into_iter().next() {
-                let _ = append.reply.send(Err(error));
-            }
-        }
+        Err(error) if group.len() == 1 => answer_all(group, Err(error)),
         Err(_) => commit_each(connection, group, now).await,
     }
     false
@@ -400,14 +360,7 @@ async fn insert_group(
             .push_bind(now);
     });
     query.push(" on conflict (id) do update set updated_at = excluded.updated_at");
-    let rows: Vec<(&DocumentId, Seq, &NewUpdate)> = group
-        .iter()
-        .flat_map(|append| {
-            std::iter::successors(Some(append.first), |seq| Some(seq.next()))
-                .zip(&append.updates)
-                .map(|(seq, update)| (&append.document, seq, update))
-        })
-        .collect();
+    let rows: Vec<(&DocumentId, Seq, &NewUpdate)> = group.iter().flat_map(Append::rows).collect();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         query.push(
             "; insert into document_updates \
@@ -430,18 +383,11 @@ async fn insert_group(
         .execute(&mut *connection)
         .await
         .map_err(|error| {
-            if !is_unique_violation(&error) {
-                return StoreError::Database(error);
+            if is_unique_violation(&error) {
+                conflict(group)
+            } else {
+                StoreError::Database(error)
             }
-            StoreError::Conflict(match group {
-                [append] => format!(
-                    "{} already has one of updates {}..={}",
-                    append.document,
-                    append.first,
-                    Seq(append.first.0 + append.updates.len() as i64 - 1)
-                ),
-                _ => "an update of the group is already stored".into(),
-            })
         })?;
     Ok(())
 }
@@ -486,21 +432,14 @@ async fn commit_each(connection: &mut SqliteConnection, group: Vec<Append>, now:
                 let _ = append.reply.send(result);
             }
         }
-        Err(error) => {
-            let shared = error.to_string();
-            let mut error = Some(error);
-            for append in group {
-                let failure = error
-                    .take()
-                    .unwrap_or_else(|| StoreError::Batch(shared.clone()));
-                let _ = append.reply.send(Err(failure));
-            }
-        }
+        Err(error) => answer_all(group, Err(error)),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::sync::oneshot;
+
     use super::*;
 
     fn append(

@@ -153,6 +153,121 @@ test_both_dbs!(
     concurrent_appends_of_many_documents_commit_independently_postgres
 );
 
+/// Appends that wait while the database is locked are committed as one
+/// group when it frees (both backends gather every document's appends into
+/// one transaction). In such a group, an append whose sequence is taken is
+/// refused alone and stores nothing; the others commit.
+async fn a_taken_sequence_in_a_group_is_refused_alone(db: TestDb) {
+    let store = db.store().await;
+    let (updates, expected) = typing_updates(4);
+    let clash = doc_id("group-clash");
+    store
+        .append_updates(&clash, Seq(1), &as_new(&updates[..2]))
+        .await
+        .expect("first append");
+    let lock = WriteLock::take(&db).await;
+    let append = |name: String, first: i64, updates: Vec<NewUpdate>| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .append_updates(&doc_id(&name), Seq(first), &updates)
+                .await
+        })
+    };
+    // The writer waits for the lock with this one...
+    let blocked = append("group-first".into(), 1, as_new(&updates));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // ...while these queue behind it, to go together.
+    let mut grouped: Vec<_> = (0..8)
+        .map(|index| append(format!("group-{index}"), 1, as_new(&updates)))
+        .collect();
+    let refused = append(clash.to_string(), 2, as_new(&updates[2..]));
+    grouped.push(append("group-last".into(), 1, as_new(&updates)));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    lock.release().await;
+
+    blocked.await.expect("joins").expect("commits");
+    for append in grouped {
+        append
+            .await
+            .expect("joins")
+            .expect("commits with its group");
+    }
+    let error = refused.await.expect("joins").expect_err("seq 2 is taken");
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+    let names = (0..8).map(|index| format!("group-{index}"));
+    for name in names.chain(["group-first".into(), "group-last".into()]) {
+        let stored = store.load_document(&doc_id(&name)).await.expect("load");
+        assert_eq!(stored.last_seq(), Seq(4), "{name}");
+        assert_eq!(text_of(&stored), expected, "{name}");
+    }
+    let stored = store.load_document(&clash).await.expect("load");
+    assert_eq!(stored.last_seq(), Seq(2), "nothing of the refused append");
+}
+test_both_dbs!(
+    a_taken_sequence_in_a_group_is_refused_alone,
+    a_taken_sequence_in_a_group_is_refused_alone_sqlite,
+    a_taken_sequence_in_a_group_is_refused_alone_postgres
+);
+
+/// Another connection holding the database's write lock (SQLite's
+/// `begin immediate`; on PostgreSQL a lock on the log's table).
+struct WriteLock(Locked);
+
+enum Locked {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteLock {
+    async fn take(db: &TestDb) -> WriteLock {
+        use sqlx::Connection;
+        WriteLock(match db.backend {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&db.url)
+                    .await
+                    .expect("connects");
+                sqlx::query("begin immediate")
+                    .execute(&mut connection)
+                    .await
+                    .expect("takes the write lock");
+                Locked::Sqlite(connection)
+            }
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(&db.url)
+                    .await
+                    .expect("connects");
+                sqlx::query("begin")
+                    .execute(&mut connection)
+                    .await
+                    .expect("begins");
+                sqlx::query("lock table document_updates in exclusive mode")
+                    .execute(&mut connection)
+                    .await
+                    .expect("locks the log");
+                Locked::Postgres(connection)
+            }
+        })
+    }
+
+    async fn release(self) {
+        match self.0 {
+            Locked::Sqlite(mut connection) => {
+                sqlx::query("commit")
+                    .execute(&mut connection)
+                    .await
+                    .expect("releases");
+            }
+            Locked::Postgres(mut connection) => {
+                sqlx::query("commit")
+                    .execute(&mut connection)
+                    .await
+                    .expect("releases");
+            }
+        }
+    }
+}
+
 async fn a_snapshot_folds_the_log_prefix(db: TestDb) {
     let store = db.store().await;
     let document = doc_id("resolution-d");
