@@ -6,6 +6,13 @@
 //! then the log after it"; compaction writes a newer snapshot, so what a load
 //! reads stays bounded while the history stays whole. SQL lives only in the backends ([`sqlite`], [`postgres`]),
 //! each with its own migrations under `migrations/`.
+//!
+//! A document's row in `documents` is created by its first append, which
+//! otherwise leaves it alone, and rewritten by each snapshot: its
+//! `updated_at` is the time of its last snapshot (or of its creation), and
+//! the time of its last edit is the `created_at` of its last logged update.
+//! (Touching the row at every commit cost a page on SQLite and a row version
+//! on PostgreSQL per commit, for a column nothing reads.)
 
 mod appends;
 pub mod directory;

@@ -64,12 +64,13 @@ const SELECT_LAST_SEQ: &str =
 /// (the documents' rows included). The rows of `documents` are written in a
 /// data-modifying `with`, which runs to completion whether or not the main
 /// insert reads it, and which the foreign key of the updates, checked at the
-/// end of the statement, sees. The documents come sorted and distinct (a row
-/// is updated once; two nodes' groups lock shared rows in the same order).
+/// end of the statement, sees. An existing row is left as it is (see the
+/// `store` module): updating it made a new version of it, and took its
+/// lock, for every commit. The documents come sorted and distinct.
 const APPEND_GROUP: &str = "with written as ( \
          insert into documents (id, created_at, updated_at) \
          select id, $7, $7 from unnest($1::text[]) as id \
-         on conflict (id) do update set updated_at = excluded.updated_at) \
+         on conflict (id) do nothing) \
      insert into document_updates (document_id, seq, data, author, author_delegation, created_at) \
      select document, seq, data, author, delegation, $7 \
      from unnest($2::text[], $3::bigint[], $4::bytea[], $5::text[], $6::text[]) \

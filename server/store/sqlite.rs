@@ -359,7 +359,9 @@ async fn insert_group(
             .push_bind(now)
             .push_bind(now);
     });
-    query.push(" on conflict (id) do update set updated_at = excluded.updated_at");
+    // An existing row is left as it is: rewriting it (its `updated_at`)
+    // added a page to every commit. See the `store` module.
+    query.push(" on conflict (id) do nothing");
     let rows: Vec<(&DocumentId, Seq, &NewUpdate)> = group.iter().flat_map(Append::rows).collect();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         query.push(
