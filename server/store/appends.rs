@@ -9,7 +9,7 @@ use std::future::Future;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{NewUpdate, StoreError};
+use super::{NewUpdate, StoreError, is_unique_violation};
 use crate::ids::{DocumentId, Seq};
 
 /// One document's appends, waiting for the writer task.
@@ -30,8 +30,13 @@ impl Append {
     }
 }
 
-/// The conflict a group met: named precisely for a group of one append.
-pub(super) fn conflict(group: &[Append]) -> StoreError {
+/// What a failed write of `group` is: a sequence already taken is a
+/// [`StoreError::Conflict`] (named precisely for a group of one append),
+/// anything else the database's error.
+pub(super) fn refused(group: &[Append], error: sqlx::Error) -> StoreError {
+    if !is_unique_violation(&error) {
+        return StoreError::Database(error);
+    }
     StoreError::Conflict(match group {
         [append] => format!(
             "{} already has one of updates {}..={}",
@@ -97,6 +102,16 @@ async fn write(mut writer: impl Commit, mut waiting: mpsc::Receiver<Append>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
         writer.commit(std::mem::take(&mut group)).await;
+    }
+}
+
+/// Answers each append of a group with its own outcome (in the same order).
+pub(super) fn answer_each(
+    group: Vec<Append>,
+    outcomes: impl IntoIterator<Item = Result<(), StoreError>>,
+) {
+    for (append, outcome) in group.into_iter().zip(outcomes) {
+        let _ = append.reply.send(outcome);
     }
 }
 

@@ -6,10 +6,8 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
-use super::appends::{Append, Appends, Commit, answer_all, conflict};
-use super::{
-    NewUpdate, Store, StoreError, StoredDocument, StoredUpdate, is_unique_violation, now_millis,
-};
+use super::appends::{Append, Appends, Commit, answer_all, answer_each, refused};
+use super::{NewUpdate, Store, StoreError, StoredDocument, StoredUpdate, now_millis};
 use crate::ids::{DocumentId, Seq};
 
 /// A PostgreSQL database.
@@ -288,9 +286,7 @@ impl Commit for Writer {
                 .map(|append| append_group(&self.pool, std::slice::from_ref(append), now)),
         )
         .await;
-        for (append, outcome) in group.into_iter().zip(alone) {
-            let _ = append.reply.send(outcome);
-        }
+        answer_each(group, alone);
     }
 }
 
@@ -301,13 +297,13 @@ async fn append_group(pool: &PgPool, group: &[Append], now: i64) -> Result<(), S
         .iter()
         .map(|append| append.document.as_str())
         .collect();
-    let rows: Vec<_> = group.iter().flat_map(Append::rows).collect();
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut seqs = Vec::with_capacity(rows.len());
-    let mut data = Vec::with_capacity(rows.len());
-    let mut authors = Vec::with_capacity(rows.len());
-    let mut delegations = Vec::with_capacity(rows.len());
-    for (document, seq, update) in rows {
+    let count = group.iter().map(|append| append.updates.len()).sum();
+    let mut ids = Vec::with_capacity(count);
+    let mut seqs = Vec::with_capacity(count);
+    let mut data = Vec::with_capacity(count);
+    let mut authors = Vec::with_capacity(count);
+    let mut delegations = Vec::with_capacity(count);
+    for (document, seq, update) in group.iter().flat_map(Append::rows) {
         ids.push(document.as_str());
         seqs.push(seq.0);
         data.push(&update.data[..]);
@@ -324,13 +320,7 @@ async fn append_group(pool: &PgPool, group: &[Append], now: i64) -> Result<(), S
         .bind(now)
         .execute(pool)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) {
-                conflict(group)
-            } else {
-                StoreError::Database(error)
-            }
-        })?;
+        .map_err(|error| refused(group, error))?;
     Ok(())
 }
 

@@ -8,10 +8,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use super::appends::{Append, Appends, Commit, answer_all, conflict};
-use super::{
-    NewUpdate, Store, StoreError, StoredDocument, StoredUpdate, is_unique_violation, now_millis,
-};
+use super::appends::{Append, Appends, Commit, answer_all, answer_each, refused};
+use super::{NewUpdate, Store, StoreError, StoredDocument, StoredUpdate, now_millis};
 use crate::ids::{DocumentId, Seq};
 
 /// A SQLite database file.
@@ -384,13 +382,7 @@ async fn insert_group(
         .build()
         .execute(&mut *connection)
         .await
-        .map_err(|error| {
-            if is_unique_violation(&error) {
-                conflict(group)
-            } else {
-                StoreError::Database(error)
-            }
-        })?;
+        .map_err(|error| refused(group, error))?;
     Ok(())
 }
 
@@ -429,11 +421,7 @@ async fn commit_each(connection: &mut SqliteConnection, group: Vec<Append>, now:
     }
     .await;
     match outcome {
-        Ok(results) => {
-            for (append, result) in group.into_iter().zip(results) {
-                let _ = append.reply.send(result);
-            }
-        }
+        Ok(results) => answer_each(group, results),
         Err(error) => answer_all(group, Err(error)),
     }
 }
