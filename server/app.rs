@@ -733,8 +733,11 @@ async fn sync_document(
     Ok(upgrade
         // tungstenite reads in 128 KiB chunks by default, and keeps that much
         // per socket: with thousands of mostly idle sockets it dominated our
-        // memory. Keystrokes and awareness are tens of bytes.
-        .read_buffer_size(8 * 1024)
+        // memory. Keystrokes and awareness are tens of bytes; a larger frame
+        // is read in several chunks (the largest accepted is set below).
+        // 8 KiB chunks were still 16 MB of 2,000 sockets' buffers; 2 KiB
+        // measured the same throughput (docs/performance/README.md).
+        .read_buffer_size(2 * 1024)
         .max_message_size(config.max_frame_bytes)
         .max_frame_size(config.max_frame_bytes)
         .on_upgrade(move |socket| async move {
