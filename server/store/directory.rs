@@ -211,10 +211,13 @@ pub(crate) mod sql {
     pub const INSERT_DOCUMENT: &str =
         "insert into documents (id, created_at, updated_at) values ($1, $2, $2)";
     pub const INSERT_FIRST_UPDATE: &str = "insert into document_updates (document_id, seq, data, author, created_at) values ($1, 1, $2, $3, $4)";
-    pub const SELECT_RESOLUTION: &str = "select id, meeting_id, title, phase, created_at, updated_at, amendment_deadline from resolutions where id = $1";
+    /// A resolution and its sponsors in one read (one row per sponsor, or one
+    /// row with a null sponsor): one round trip, and of one moment.
+    pub const SELECT_RESOLUTION: &str = "select r.id, r.meeting_id, r.title, r.phase, r.created_at, r.updated_at, r.amendment_deadline, \
+         s.delegation_id as sponsor \
+         from resolutions r left join resolution_sponsors s on s.resolution_id = r.id \
+         where r.id = $1 order by s.position";
     pub const SELECT_RESOLUTIONS: &str = "select id, meeting_id, title, phase, created_at, updated_at, amendment_deadline from resolutions where meeting_id = $1 order by created_at, id";
-    pub const SELECT_SPONSORS: &str =
-        "select delegation_id from resolution_sponsors where resolution_id = $1 order by position";
     pub const SELECT_MEETING_SPONSORS: &str = "select s.resolution_id, s.delegation_id from resolution_sponsors s join resolutions r on r.id = s.resolution_id where r.meeting_id = $1 order by s.resolution_id, s.position";
     pub const UPDATE_RESOLUTION: &str =
         "update resolutions set title = $2, updated_at = $3, amendment_deadline = $4 where id = $1";
@@ -1031,19 +1034,18 @@ macro_rules! impl_directory {
             }
 
             async fn resolution(&self, id: &ResolutionId) -> Result<Resolution, StoreError> {
-                let row = sqlx::query(sql::SELECT_RESOLUTION)
-                    .bind(id.as_str())
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(|e| map_error(e, ""))?;
-                let sponsors: Vec<String> = sqlx::query_scalar(sql::SELECT_SPONSORS)
+                let rows = sqlx::query(sql::SELECT_RESOLUTION)
                     .bind(id.as_str())
                     .fetch_all(&self.pool)
                     .await?;
-                Ok(resolution_from_row(
-                    &row,
-                    sponsors.into_iter().map(DelegationId).collect(),
-                )?)
+                let first = rows.first().ok_or(StoreError::NotFound)?;
+                let mut sponsors = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    if let Some(sponsor) = row.try_get::<Option<String>, _>("sponsor")? {
+                        sponsors.push(DelegationId(sponsor));
+                    }
+                }
+                Ok(resolution_from_row(first, sponsors)?)
             }
 
             async fn resolutions(

@@ -207,6 +207,33 @@ async fn export_every_format(db: TestDb) {
             json!({"title": "Trata de personas en las Américas", "sponsors": [fixture.delegation, peru]}),
         )
         .await;
+    // The sponsors come back in the order given, after a reordering too
+    // (one of the two orders differs from the ids' own).
+    let (status, read) = admin.get(&format!("/api/resolutions/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        read["resolution"]["sponsors"],
+        json!([fixture.delegation, peru])
+    );
+    let (status, _) = admin
+        .patch(
+            &format!("/api/resolutions/{id}"),
+            json!({"sponsors": [peru, fixture.delegation]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, read) = admin.get(&format!("/api/resolutions/{id}")).await;
+    assert_eq!(
+        read["resolution"]["sponsors"],
+        json!([peru, fixture.delegation])
+    );
+    let (status, _) = admin
+        .patch(
+            &format!("/api/resolutions/{id}"),
+            json!({"sponsors": [fixture.delegation, peru]}),
+        )
+        .await;
+    assert_eq!(status, 200);
     let observer = fixture.account(&server, "observer", None).await;
 
     // Written live, as the editor would, then recorded as version 1.
