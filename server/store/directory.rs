@@ -233,9 +233,12 @@ pub(crate) mod sql {
          where u.document_id = $1 and u.seq > $2 and u.seq <= $3 order by account_name";
     pub const INSERT_AMENDMENT: &str = "insert into amendments (id, resolution_id, serial, author, delegation_id, action, paragraph_id, target_id, new_kind, new_level, old_text, new_text, anchor_start, anchor_end, rationale, status, created_at, updated_at) \
          select $1, $2, coalesce(max(serial), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16 from amendments where resolution_id = $2 returning serial";
-    pub const SELECT_AMENDMENT: &str = "select id, resolution_id, serial, author, delegation_id, action, paragraph_id, target_id, new_kind, new_level, old_text, new_text, anchor_start, anchor_end, rationale, status, vote_result, created_at, updated_at from amendments where id = $1";
+    /// An amendment and its supporters in one read, as [`SELECT_RESOLUTION`].
+    pub const SELECT_AMENDMENT: &str = "select a.id, a.resolution_id, a.serial, a.author, a.delegation_id, a.action, a.paragraph_id, a.target_id, a.new_kind, a.new_level, a.old_text, a.new_text, a.anchor_start, a.anchor_end, a.rationale, a.status, a.vote_result, a.created_at, a.updated_at, \
+         s.delegation_id as supporter \
+         from amendments a left join amendment_supporters s on s.amendment_id = a.id \
+         where a.id = $1 order by s.created_at, s.delegation_id";
     pub const SELECT_AMENDMENTS: &str = "select id, resolution_id, serial, author, delegation_id, action, paragraph_id, target_id, new_kind, new_level, old_text, new_text, anchor_start, anchor_end, rationale, status, vote_result, created_at, updated_at from amendments where resolution_id = $1 order by serial";
-    pub const SELECT_SUPPORTERS: &str = "select delegation_id from amendment_supporters where amendment_id = $1 order by created_at, delegation_id";
     pub const SELECT_RESOLUTION_SUPPORTERS: &str = "select s.amendment_id, s.delegation_id from amendment_supporters s join amendments a on a.id = s.amendment_id where a.resolution_id = $1 order by s.created_at, s.delegation_id";
     pub const UPDATE_AMENDMENT_STATUS: &str = "update amendments set status = $3, vote_result = coalesce($4, vote_result), updated_at = $5 where id = $1 and status = $2";
     pub const INSERT_SUPPORTER: &str = "insert into amendment_supporters (amendment_id, delegation_id, account_id, created_at) values ($1, $2, $3, $4) on conflict (amendment_id, delegation_id) do nothing";
@@ -362,6 +365,23 @@ macro_rules! impl_directory {
             })
         }
 
+        /// A record read with its delegations in one query, a left join
+        /// giving one row per delegation (or one row whose `column` is null):
+        /// the record's row, and the delegations in the rows' order.
+        fn with_delegations<'r>(
+            rows: &'r [$row],
+            column: &str,
+        ) -> Result<(&'r $row, Vec<DelegationId>), StoreError> {
+            let first = rows.first().ok_or(StoreError::NotFound)?;
+            let mut delegations = Vec::with_capacity(rows.len());
+            for row in rows {
+                if let Some(id) = row.try_get::<Option<String>, _>(column)? {
+                    delegations.push(DelegationId(id));
+                }
+            }
+            Ok((first, delegations))
+        }
+
         fn amendment_from_row(
             row: &$row,
             supporters: Vec<DelegationId>,
@@ -460,19 +480,12 @@ macro_rules! impl_directory {
             }
 
             async fn amendment(&self, id: &str) -> Result<Amendment, StoreError> {
-                let row = sqlx::query(sql::SELECT_AMENDMENT)
-                    .bind(id)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(|e| map_error(e, ""))?;
-                let supporters: Vec<String> = sqlx::query_scalar(sql::SELECT_SUPPORTERS)
+                let rows = sqlx::query(sql::SELECT_AMENDMENT)
                     .bind(id)
                     .fetch_all(&self.pool)
                     .await?;
-                Ok(amendment_from_row(
-                    &row,
-                    supporters.into_iter().map(DelegationId).collect(),
-                )?)
+                let (row, supporters) = with_delegations(&rows, "supporter")?;
+                Ok(amendment_from_row(row, supporters)?)
             }
 
             async fn amendments(
@@ -1038,14 +1051,8 @@ macro_rules! impl_directory {
                     .bind(id.as_str())
                     .fetch_all(&self.pool)
                     .await?;
-                let first = rows.first().ok_or(StoreError::NotFound)?;
-                let mut sponsors = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    if let Some(sponsor) = row.try_get::<Option<String>, _>("sponsor")? {
-                        sponsors.push(DelegationId(sponsor));
-                    }
-                }
-                Ok(resolution_from_row(first, sponsors)?)
+                let (row, sponsors) = with_delegations(&rows, "sponsor")?;
+                Ok(resolution_from_row(row, sponsors)?)
             }
 
             async fn resolutions(

@@ -382,6 +382,47 @@ async fn amendments_from_proposal_to_adoption(db: TestDb) {
         amendment(&chair, &c).await["supporters"],
         json!([fixture.delegation])
     );
+    // A second supporter, read back with the amendment, then taken off.
+    assert_eq!(
+        peru.post(&format!("/api/amendments/{c}/supporters"), json!({}))
+            .await
+            .0,
+        204
+    );
+    let mut expected = vec![fixture.delegation.clone(), peru_id.clone()];
+    expected.sort();
+    let mut listed: Vec<String> =
+        serde_json::from_value(amendment(&chair, &c).await["supporters"].clone())
+            .expect("supporters");
+    listed.sort();
+    assert_eq!(listed, expected, "the resolution's amendments, as listed");
+    // The one-amendment read of the store (the routes use it for its status
+    // and resolution) holds them too.
+    let directory = db.database().await.directory;
+    let mut read: Vec<String> = directory
+        .amendment(&c)
+        .await
+        .expect("the amendment")
+        .supporters
+        .into_iter()
+        .map(|d| d.0)
+        .collect();
+    read.sort();
+    assert_eq!(read, expected, "one amendment, read from the store");
+    assert_eq!(
+        peru.send(
+            reqwest::Method::DELETE,
+            &format!("/api/amendments/{c}/supporters"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        amendment(&chair, &c).await["supporters"],
+        json!([fixture.delegation])
+    );
 
     // The lifecycle's permissions.
     assert_eq!(
