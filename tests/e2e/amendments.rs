@@ -341,13 +341,9 @@ async fn amendments_from_proposal_to_adoption(db: TestDb) {
         )
         .await;
     assert_eq!(
-        peru.send(
-            reqwest::Method::DELETE,
-            &format!("/api/comments/{paragraph_comment}"),
-            None
-        )
-        .await
-        .0,
+        peru.delete(&format!("/api/comments/{paragraph_comment}"))
+            .await
+            .0,
         204
     );
     let detail = amendment(&chair, &a).await;
@@ -410,13 +406,9 @@ async fn amendments_from_proposal_to_adoption(db: TestDb) {
     read.sort();
     assert_eq!(read, expected, "one amendment, read from the store");
     assert_eq!(
-        peru.send(
-            reqwest::Method::DELETE,
-            &format!("/api/amendments/{c}/supporters"),
-            None
-        )
-        .await
-        .0,
+        peru.delete(&format!("/api/amendments/{c}/supporters"))
+            .await
+            .0,
         204
     );
     assert_eq!(
