@@ -25,7 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::audit::NewAuditEvent;
 use crate::auth::extract::{TokenSource, token_from_headers};
-use crate::auth::{self, Account, LoginThrottle, Session};
+use crate::auth::{self, LoginThrottle, SignedIn};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::ids::{AccountId, ConnectionId, ResolutionId, SessionId};
@@ -184,7 +184,7 @@ impl AppState {
     }
 
     /// The session and account of a token, if it is live.
-    pub async fn authenticate(&self, token: &str) -> Result<(Session, Account), ApiError> {
+    pub async fn authenticate(&self, token: &str) -> Result<SignedIn, ApiError> {
         if token.is_empty() || token.len() > 128 {
             return Err(ApiError::Unauthorized);
         }
@@ -661,7 +661,11 @@ async fn sync_document(
             "a cookie-authenticated websocket must come from this site",
         ));
     }
-    let (session, account) = state.authenticate(&token).await?;
+    let SignedIn {
+        session,
+        account,
+        delegation_name,
+    } = state.authenticate(&token).await?;
     let access_changes = state.inner.access_changes.load(Ordering::SeqCst);
     let resolution_id = ResolutionId(name);
     let resolution = state.directory().resolution(&resolution_id).await?;
@@ -670,10 +674,6 @@ async fn sync_document(
         .document()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let slot = state.take_connection_slot(&account.id)?;
-    let delegation_name = match &account.delegation_id {
-        Some(id) => Some(state.directory().delegation(id).await?.name),
-        None => None,
-    };
     let identity = Arc::new(Identity {
         account: account.id.clone(),
         session: session.id.clone(),

@@ -127,6 +127,18 @@ pub struct Session {
     pub expires_at: i64,
 }
 
+/// A live session with its account and the name of the account's delegation,
+/// as one read of a token gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The session.
+    pub session: Session,
+    /// Its account.
+    pub account: Account,
+    /// The name of the account's delegation, for a delegate.
+    pub delegation_name: Option<String>,
+}
+
 /// Hashes a password with argon2id and a random salt (CPU-heavy: call from
 /// a blocking task).
 pub fn hash_password(password: &str) -> Result<String, String> {

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use crate::app::AppState;
-use crate::auth::{Account, Session};
+use crate::auth::{Account, Session, SignedIn};
 use crate::error::ApiError;
 
 /// The name of the session cookie.
@@ -22,6 +22,8 @@ pub struct CurrentUser {
     pub account: Account,
     /// The session the request came with.
     pub session: Session,
+    /// The name of the account's delegation, for a delegate.
+    pub delegation_name: Option<String>,
 }
 
 /// Where a token came from: a cookie is sent by the browser on its own, so
@@ -97,9 +99,17 @@ impl FromRequestParts<AppState> for CurrentUser {
                 "a change made with the session cookie must come from this site",
             ));
         }
-        let (session, account) = state.authenticate(&token).await?;
+        let SignedIn {
+            session,
+            account,
+            delegation_name,
+        } = state.authenticate(&token).await?;
         state.check_api_rate(&account.id)?;
-        Ok(CurrentUser { account, session })
+        Ok(CurrentUser {
+            account,
+            session,
+            delegation_name,
+        })
     }
 }
 

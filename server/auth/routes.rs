@@ -220,16 +220,12 @@ pub struct Me {
 /// Who am I?
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", responses((status = 200, body = Me)),
     security(("bearer" = [])))]
-async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Me>, ApiError> {
-    let delegation_name = match &user.account.delegation_id {
-        Some(id) => Some(state.directory().delegation(id).await?.name),
-        None => None,
-    };
-    Ok(Json(Me {
+async fn me(user: CurrentUser) -> Json<Me> {
+    Json(Me {
         account: user.account,
         session_expires_at: user.session.expires_at,
-        delegation_name,
-    }))
+        delegation_name: user.delegation_name,
+    })
 }
 
 /// `POST /api/auth/password`.

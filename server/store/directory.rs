@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use super::StoreError;
 use crate::amendments::{Amendment, Comment, Status, Vote, VoteResult};
 use crate::audit::{AuditEvent, NewAuditEvent};
-use crate::auth::{Account, Session};
+use crate::auth::{Account, Session, SignedIn};
 use crate::ids::{AccountId, DelegationId, MeetingId, ResolutionId, SessionId};
 use crate::meetings::{Delegation, Meeting};
 use crate::resolutions::{Phase, Resolution};
@@ -55,8 +55,9 @@ pub trait Directory: Send + Sync + std::fmt::Debug + 'static {
     /// Stores a new session.
     async fn create_session(&self, new: &NewSession) -> Result<(), StoreError>;
     /// The live session of a token hash (not revoked, not expired at `now`,
-    /// its account not disabled), with its account.
-    async fn session(&self, token_hash: &[u8], now: i64) -> Result<(Session, Account), StoreError>;
+    /// its account not disabled), with its account and the name of its
+    /// delegation, in one read: every request and every websocket asks.
+    async fn session(&self, token_hash: &[u8], now: i64) -> Result<SignedIn, StoreError>;
     /// Revokes one session.
     async fn revoke_session(&self, id: &SessionId, now: i64) -> Result<(), StoreError>;
     /// Revokes every live session of an account; returns their ids.
@@ -187,8 +188,9 @@ pub(crate) mod sql {
 
     pub const INSERT_SESSION: &str = "insert into sessions (id, token_hash, account_id, created_at, expires_at) values ($1, $2, $3, $4, $5)";
     pub const SELECT_SESSION: &str = "select s.id as session_id, s.created_at as session_created_at, s.expires_at, \
-         a.id, a.email, a.name, a.role, a.delegation_id, a.disabled, a.created_at \
+         a.id, a.email, a.name, a.role, a.delegation_id, a.disabled, a.created_at, d.name as delegation_name \
          from sessions s join accounts a on a.id = s.account_id \
+         left join delegations d on d.id = a.delegation_id \
          where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and not a.disabled";
     pub const REVOKE_SESSION: &str =
         "update sessions set revoked_at = $2 where id = $1 and revoked_at is null";
@@ -866,11 +868,7 @@ macro_rules! impl_directory {
                 Ok(())
             }
 
-            async fn session(
-                &self,
-                token_hash: &[u8],
-                now: i64,
-            ) -> Result<(Session, Account), StoreError> {
+            async fn session(&self, token_hash: &[u8], now: i64) -> Result<SignedIn, StoreError> {
                 let row = sqlx::query(sql::SELECT_SESSION)
                     .bind(token_hash)
                     .bind(now)
@@ -884,7 +882,11 @@ macro_rules! impl_directory {
                     created_at: row.try_get("session_created_at")?,
                     expires_at: row.try_get("expires_at")?,
                 };
-                Ok((session, account))
+                Ok(SignedIn {
+                    session,
+                    account,
+                    delegation_name: row.try_get("delegation_name")?,
+                })
             }
 
             async fn revoke_session(&self, id: &SessionId, now: i64) -> Result<(), StoreError> {
@@ -1193,7 +1195,7 @@ pub(crate) mod imports {
         Action as AmendmentAction, Amendment, Comment, Status, Vote, VoteResult,
     };
     pub use crate::audit::{AuditEvent, NewAuditEvent};
-    pub use crate::auth::{Account, Role, Session};
+    pub use crate::auth::{Account, Role, Session, SignedIn};
     pub use crate::ids::{AccountId, DelegationId, MeetingId, ResolutionId, SessionId};
     pub use crate::meetings::{Delegation, Meeting, VotingRule};
     pub use crate::resolutions::{Phase, Resolution};

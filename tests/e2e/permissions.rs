@@ -96,6 +96,18 @@ async fn the_api_enforces_the_role_matrix(db: TestDb) {
         expect("anonymous", &path, status, 401, &body);
     }
 
+    // Who am I: the account, and the name of its delegation (read with the
+    // session), for delegates only.
+    for (who, api, delegation) in [
+        ("sponsoring delegate", &cast.sponsor, json!("Mexico")),
+        ("other delegate", &cast.other_delegate, json!("Peru")),
+        ("observer", &cast.observer, Value::Null),
+    ] {
+        let (status, me) = api.get("/api/auth/me").await;
+        expect(who, "who am I", status, 200, &me);
+        assert_eq!(me["delegation_name"], delegation, "{who}: {me}");
+    }
+
     for (who, api) in cast.everyone() {
         let is_secretariat = who == "secretariat";
         let admin_only = if is_secretariat { 200 } else { 403 };
