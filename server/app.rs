@@ -13,6 +13,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::StreamExt;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -714,7 +715,6 @@ async fn sync_document(
                 .await;
         }
     }
-    let config = state.inner.config.connection.clone();
     let limits = RateLimits {
         // The accounts' limiter's clock, shared: a new clock calibrates
         // itself (CPUID, which traps in a VM), a cost seen in every
@@ -728,7 +728,14 @@ async fn sync_document(
         )),
         account: Some((state.inner.sync_limiter.clone(), account.id.clone())),
     };
-    let metrics = state.inner.metrics.clone();
+    let parts = Box::new(connection::Connection {
+        membership,
+        identity: Some(identity),
+        limits,
+        config: state.inner.config.connection.clone(),
+        metrics: state.inner.metrics.clone(),
+    });
+    let max_frame_bytes = parts.config.max_frame_bytes;
     let token = state.inner.tasks.token();
     Ok(upgrade
         // tungstenite reads in 128 KiB chunks by default, and keeps that much
@@ -738,12 +745,17 @@ async fn sync_document(
         // 8 KiB chunks were still 16 MB of 2,000 sockets' buffers; 2 KiB
         // measured the same throughput (docs/performance/README.md).
         .read_buffer_size(2 * 1024)
-        .max_message_size(config.max_frame_bytes)
-        .max_frame_size(config.max_frame_bytes)
-        .on_upgrade(move |socket| async move {
-            let _token = token;
-            let _slot = slot;
-            connection::run(socket, membership, Some(identity), limits, config, metrics).await;
+        .max_message_size(max_frame_bytes)
+        .max_frame_size(max_frame_bytes)
+        // Split here, not in the task: the task then keeps the two halves,
+        // not also the 368 bytes of the socket they were split from.
+        .on_upgrade(move |socket| {
+            let (sink, stream) = socket.split();
+            async move {
+                let _token = token;
+                let _slot = slot;
+                connection::run(sink, stream, parts).await;
+            }
         }))
 }
 

@@ -74,17 +74,38 @@ const WRITE_BATCH: usize = 64;
 /// How long a closing connection waits for its close frame to be written.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves one websocket until it closes, then leaves the room.
-pub async fn run<S>(
-    socket: S,
-    membership: Membership,
-    identity: Option<Arc<Identity>>,
-    limits: RateLimits,
-    config: ConnectionConfig,
-    metrics: Arc<Metrics>,
-) where
-    S: Sink<Message, Error = axum::Error> + Stream<Item = Result<Message, axum::Error>> + Unpin,
+/// What a connection needs beside its socket. It is handed over in one box:
+/// a future keeps what it was given for its whole life, beside what it moves
+/// that into, so every layer between the upgrade and the loop below held a
+/// copy of these (the task of a socket was 2,856 bytes; see
+/// docs/performance/README.md, "Memory per socket").
+#[derive(Debug)]
+pub struct Connection {
+    /// Its place in the room.
+    pub membership: Membership,
+    /// Who is connected, stamped on their awareness states.
+    pub identity: Option<Arc<Identity>>,
+    /// How fast it may send.
+    pub limits: RateLimits,
+    /// Its tunables.
+    pub config: ConnectionConfig,
+    /// Where it counts.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Serves one websocket, its two halves, until it closes, then leaves the room.
+pub async fn run<W, R>(mut sink: W, mut stream: R, connection: Box<Connection>)
+where
+    W: Sink<Message, Error = axum::Error> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
+    let Connection {
+        membership,
+        identity,
+        limits,
+        config,
+        metrics,
+    } = *connection;
     let Membership {
         room,
         mut outbound,
@@ -92,7 +113,6 @@ pub async fn run<S>(
     } = membership;
     metrics.connections.fetch_add(1, Ordering::Relaxed);
     tracing::trace!(connection = %room.connection(), "websocket open");
-    let (mut sink, mut stream) = socket.split();
     let reason = {
         let writer = write_frames(&mut sink, &mut outbound, &mut kill, config.ping_interval);
         let reader = read_frames(&mut stream, &room, identity.as_deref(), &limits, &config);
