@@ -742,9 +742,9 @@ async fn sync_document(
         // per socket: with thousands of mostly idle sockets it dominated our
         // memory. Keystrokes and awareness are tens of bytes; a larger frame
         // is read in several chunks (the largest accepted is set below).
-        // 8 KiB chunks were still 16 MB of 2,000 sockets' buffers; 2 KiB
-        // measured the same throughput (docs/performance/README.md).
-        .read_buffer_size(2 * 1024)
+        // 8 KiB chunks were still 16 MB of 2,000 sockets' buffers; 2 KiB and
+        // then 1 KiB measured the same throughput (docs/performance/README.md).
+        .read_buffer_size(1024)
         .max_message_size(max_frame_bytes)
         .max_frame_size(max_frame_bytes)
         // Split here, not in the task: the task then keeps the two halves,
