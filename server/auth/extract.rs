@@ -9,22 +9,15 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use crate::app::AppState;
-use crate::auth::{Account, Session, SignedIn};
+use crate::auth::SignedIn;
 use crate::error::ApiError;
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "plenary_session";
 
-/// The signed-in person making the request.
-#[derive(Debug, Clone)]
-pub struct CurrentUser {
-    /// Their account.
-    pub account: Account,
-    /// The session the request came with.
-    pub session: Session,
-    /// The name of the account's delegation, for a delegate.
-    pub delegation_name: Option<String>,
-}
+/// The signed-in person making the request: their session, account and
+/// delegation's name, as the one read of their token gives them.
+pub type CurrentUser = SignedIn;
 
 /// Where a token came from: a cookie is sent by the browser on its own, so
 /// a cookie-authenticated websocket must also come from our own origin.
@@ -82,7 +75,7 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -99,21 +92,13 @@ impl FromRequestParts<AppState> for CurrentUser {
                 "a change made with the session cookie must come from this site",
             ));
         }
-        let SignedIn {
-            session,
-            account,
-            delegation_name,
-        } = state.authenticate(&token).await?;
-        state.check_api_rate(&account.id)?;
-        Ok(CurrentUser {
-            account,
-            session,
-            delegation_name,
-        })
+        let user = state.authenticate(&token).await?;
+        state.check_api_rate(&user.account.id)?;
+        Ok(user)
     }
 }
 
-impl CurrentUser {
+impl SignedIn {
     /// Refuses anyone but the secretariat.
     pub fn require_secretariat(&self) -> Result<(), ApiError> {
         if self.account.role.can_administer() {
