@@ -182,6 +182,10 @@ pub struct Status {
     pub syncs: u64,
     /// When the last sync completed.
     pub synced_at: Option<Instant>,
+    /// How long this client took to decode and apply the sync step 2 that
+    /// completed the last sync: its own share of the time to synced, the
+    /// same whichever server sent it.
+    pub sync_apply: Option<Duration>,
     /// Whether a socket is open.
     pub connected: bool,
     /// The last close or error, if any.
@@ -694,6 +698,7 @@ impl Client {
                             self.send(protocol::encode_sync_step2(&diff)).await;
                         }
                         1 | 2 => {
+                            let applying = Instant::now();
                             if let Err(error) = self.apply(payload) {
                                 self.shared.unknown_frames.fetch_add(1, Ordering::Relaxed);
                                 self.status.send_modify(|status| {
@@ -708,6 +713,7 @@ impl Client {
                                 self.status.send_modify(|status| {
                                     status.syncs += 1;
                                     status.synced_at = Some(now);
+                                    status.sync_apply = Some(now - applying);
                                 });
                             }
                         }

@@ -594,9 +594,17 @@ pub async fn rooms(run: &Run) -> anyhow::Result<Value> {
     }))
 }
 
-/// Connects a fresh client and returns the seconds until it is synced, and
-/// the length of the text it got.
-async fn time_fresh_sync(run: &Run, document: &str, index: usize) -> Option<(f64, usize)> {
+/// A fresh client's sync: seconds until synced, of which `apply` its own
+/// decoding and applying of the state it was sent, and the length of the
+/// text it got.
+struct FreshSync {
+    seconds: f64,
+    apply: f64,
+    length: usize,
+}
+
+/// Connects a fresh client and times its sync.
+async fn time_fresh_sync(run: &Run, document: &str, index: usize) -> Option<FreshSync> {
     let shared = Shared::new(0, 0);
     let mut options = run.client(index, 0, document, Role::Reader);
     options.awareness = false;
@@ -607,9 +615,18 @@ async fn time_fresh_sync(run: &Run, document: &str, index: usize) -> Option<(f64
         .wait_syncs(1, Instant::now() + Duration::from_secs(120))
         .await?;
     let seconds = synced.duration_since(started).as_secs_f64();
+    let apply = client
+        .status
+        .borrow()
+        .sync_apply
+        .map_or(0.0, |apply| apply.as_secs_f64());
     let report = client.report().await?;
     client.disconnect().await;
-    Some((seconds, report.text.len()))
+    Some(FreshSync {
+        seconds,
+        apply,
+        length: report.text.len(),
+    })
 }
 
 fn median(values: &mut [f64]) -> Option<f64> {
@@ -658,14 +675,18 @@ pub async fn cold(run: &mut Run) -> anyhow::Result<Value> {
     let expected = sizes.cold_updates as usize;
     // Warm: the document is open (its writer is still connected).
     let mut warm = Vec::new();
+    let mut warm_server = Vec::new();
+    let mut applies = Vec::new();
     let mut warm_wrong = 0;
     for attempt in 0..sizes.cold_repeats {
         match time_fresh_sync(run, &document, 10 + attempt).await {
-            Some((seconds, length)) => {
-                if length != expected {
+            Some(sync) => {
+                if sync.length != expected {
                     warm_wrong += 1;
                 }
-                warm.push(seconds);
+                warm.push(sync.seconds);
+                warm_server.push(sync.seconds - sync.apply);
+                applies.push(sync.apply);
             }
             None => warm_wrong += 1,
         }
@@ -678,16 +699,18 @@ pub async fn cold(run: &mut Run) -> anyhow::Result<Value> {
     // chance to (the restart below is a clean SIGINT besides).
     tokio::time::sleep(sizes.cold_settle).await;
     let mut after_restart = Vec::new();
+    let mut restart_server = Vec::new();
     let mut restart_note = Value::Null;
     let mut lengths = Vec::new();
     if run.nodes[0].restartable() {
         for attempt in 0..sizes.cold_repeats {
             run.nodes[0].restart().await?;
             match time_fresh_sync(run, &document, 100 + attempt).await {
-                Some((seconds, length)) => {
-                    lengths.push(length);
-                    if length == expected {
-                        after_restart.push(seconds);
+                Some(sync) => {
+                    lengths.push(sync.length);
+                    if sync.length == expected {
+                        after_restart.push(sync.seconds);
+                        restart_server.push(sync.seconds - sync.apply);
                     }
                 }
                 None => lengths.push(0),
@@ -716,6 +739,13 @@ pub async fn cold(run: &mut Run) -> anyhow::Result<Value> {
         "warm_wrong_content": warm_wrong,
         "restart_sync_ms": restart_median.map(|s| s * 1000.0),
         "restart_sync_all_ms": after_restart.iter().map(|s| s * 1000.0).collect::<Vec<_>>(),
+        // The fresh clients' own share (decoding and applying the state they
+        // were sent; on a warm server, as after a restart the server may be
+        // building the document beside it), and each figure less its own
+        // client's share: the server's and the network's.
+        "client_apply_ms": median(&mut applies).map(|s| s * 1000.0),
+        "warm_less_client_apply_ms": median(&mut warm_server).map(|s| s * 1000.0),
+        "restart_less_client_apply_ms": median(&mut restart_server).map(|s| s * 1000.0),
     }))
 }
 

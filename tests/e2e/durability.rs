@@ -259,15 +259,10 @@ async fn a_reloaded_document_is_served_from_its_snapshot_and_keeps_edits_made_me
             c.mirror_text("t").starts_with("Recalling x")
         })
         .await;
-    let answered = server
-        .state
-        .metrics()
-        .answered_from_snapshot
-        .load(std::sync::atomic::Ordering::Relaxed);
-    assert!(
-        answered >= 1,
-        "the fresh client was answered from the snapshot"
-    );
+    // Whether the fresh client was answered from the snapshot before the
+    // document was built depends on which came first here; the room's unit
+    // test that a fresh client is answered while a snapshot is rebuilt
+    // holds the build back and checks that answer itself.
     server.stop().await;
 
     let (server, _) = start(&db).await;

@@ -265,10 +265,15 @@ async fn the_live_document_enforces_the_role_matrix(db: TestDb) {
     let cast = Cast::new(&server).await;
     let draft = cast.fixture.resolution.clone();
 
-    // No session, a bad token, an unknown resolution: refused before the upgrade.
+    // No session, a bad token, an unknown resolution: refused before the
+    // upgrade; a bad token is told 401 whether or not the resolution exists.
     for (url, expected) in [
         (format!("{}/{draft}", server.ws_url()), 401),
         (format!("{}/{draft}?token=forged", server.ws_url()), 401),
+        (
+            format!("{}/NoSuchResolution?token=forged", server.ws_url()),
+            401,
+        ),
         (
             format!(
                 "{}/NoSuchResolution?token={}",
