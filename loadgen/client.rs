@@ -586,10 +586,12 @@ impl Client {
         // 8 KiB chunks too; frames of any size still arrive whole.
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .read_buffer_size(8 * 1024);
+        // Nagle off, as browsers have it (Chromium sets TCP_NODELAY on every
+        // socket): a keystroke is sent when it is typed.
         let connecting = tokio_tungstenite::connect_async_with_config(
             self.options.endpoint.url.as_str(),
             Some(config),
-            false,
+            true,
         );
         let (socket, _) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
             .await
