@@ -32,6 +32,10 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
 fn main() {
     println!("cargo:rerun-if-changed=web/dist");
     println!("cargo:rerun-if-changed=build.rs");
+    // sqlx::migrate! embeds the migrations when the crate compiles, but
+    // Cargo does not know of them: a new one would be left out of the
+    // binary until something else changed.
+    println!("cargo:rerun-if-changed=migrations");
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let dist = Path::new(&manifest).join("web").join("dist");
     let mut files = Vec::new();

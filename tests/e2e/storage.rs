@@ -361,6 +361,15 @@ async fn reopening_keeps_everything_and_durability_is_on(db: TestDb) {
                 .await
                 .expect("show");
             assert_eq!(synchronous, "on");
+            // Snapshots are stored without pglz (migration 0005).
+            let storage: i8 = sqlx::query_scalar(
+                "select attstorage from pg_attribute \
+                 where attrelid = 'documents'::regclass and attname = 'snapshot'",
+            )
+            .fetch_one(store.pool())
+            .await
+            .expect("reads the catalog");
+            assert_eq!(storage as u8, b'e', "snapshot storage is external");
         }
     }
 }
