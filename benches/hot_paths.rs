@@ -72,6 +72,48 @@ fn decode_frames(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a room sends each client that joins: every state it holds, here a
+/// thousand (a reconnect storm's last joiners), each as a stamped state is.
+fn encode_awareness(c: &mut Criterion) {
+    let entries: Vec<protocol::AwarenessEntry> = (0..1000u64)
+        .map(|client| protocol::AwarenessEntry {
+            client: 1_000_000 + client,
+            clock: 3,
+            state: Some(format!(
+                r##"{{"user":{{"name":"Delegate {client}","color":"#30bced","role":"delegate","delegation":"Chile"}},"cursor":null}}"##
+            )),
+        })
+        .collect();
+    let mut group = c.benchmark_group("encode_awareness");
+    group.throughput(Throughput::Elements(entries.len() as u64));
+    group.bench_function("protocol::encode_awareness (1000 states)", |b| {
+        b.iter(|| protocol::encode_awareness(black_box(&entries)));
+    });
+    let mut awareness = plenary::sync::awareness::Awareness::default();
+    let limits = plenary::sync::awareness::AwarenessLimits {
+        clients_per_connection: entries.len(),
+        state_bytes: 1 << 10,
+    };
+    awareness
+        .apply(
+            plenary::ids::ConnectionId(1),
+            entries.clone(),
+            tokio::time::Instant::now(),
+            limits,
+        )
+        .expect("accepted");
+    group.bench_function("Awareness::encode_states (a joiner's, 1000 states)", |b| {
+        b.iter(|| black_box(&awareness).encode_states());
+    });
+    group.bench_function(
+        "Awareness::states, then encode_awareness (the same, copied first)",
+        |b| {
+            b.iter(|| protocol::encode_awareness(&black_box(&awareness).states()));
+        },
+    );
+    group.finish();
+}
+
 fn apply_and_encode(c: &mut Criterion) {
     // A document of 2,000 characters typed by 20 writers, then one more keystroke.
     let history: Vec<Vec<u8>> = (0..20)
@@ -301,6 +343,7 @@ fn export_formats(c: &mut Criterion) {
 criterion_group!(
     benches,
     decode_frames,
+    encode_awareness,
     apply_and_encode,
     group_commit,
     load_compacted,

@@ -10,10 +10,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::ids::ConnectionId;
-use crate::sync::protocol::AwarenessEntry;
+use crate::sync::protocol::{self, AwarenessEntry};
 use crate::sync::room::Identity;
 
 /// How long a state lives without renewal (y-protocols `outdatedTimeout`).
@@ -159,7 +160,7 @@ impl Awareness {
         removed
     }
 
-    /// Every live state, for a new connection or an awareness query.
+    /// Every live state, copied.
     pub fn states(&self) -> Vec<AwarenessEntry> {
         self.clients
             .iter()
@@ -171,6 +172,19 @@ impl Awareness {
                 })
             })
             .collect()
+    }
+
+    /// Every live state as one awareness message, encoded from the states
+    /// held (no copy of them first); `None` when there is none.
+    pub fn encode_states(&self) -> Option<Bytes> {
+        let live = self.clients.iter().filter_map(|(&client, state)| {
+            state
+                .state
+                .as_deref()
+                .map(|json| (client, state.clock, Some(json)))
+        });
+        live.clone().next()?;
+        Some(protocol::encode_awareness_states(live))
     }
 
     /// Number of live states.
@@ -365,6 +379,33 @@ pub(super) mod tests {
             .expect("not an error, just ignored");
         assert!(relayed.is_empty());
         assert_eq!(awareness.states(), vec![entry(10, 1, Some(r#"{"n":"a"}"#))]);
+    }
+
+    #[test]
+    fn a_joiner_gets_every_live_state_in_one_message() {
+        let mut awareness = Awareness::default();
+        assert_eq!(awareness.encode_states(), None, "nothing to send");
+        let now = Instant::now();
+        awareness
+            .apply(
+                ConnectionId(1),
+                vec![entry(10, 1, Some(r#"{"n":"a"}"#)), entry(11, 1, Some("{}"))],
+                now,
+                LIMITS,
+            )
+            .expect("accepted");
+        awareness
+            .apply(ConnectionId(1), vec![entry(11, 2, None)], now, LIMITS)
+            .expect("a removal");
+        let encoded = awareness.encode_states().expect("a live state");
+        assert_eq!(
+            protocol::decode_frame(&encoded),
+            Ok(vec![protocol::Message::Awareness(vec![entry(
+                10,
+                1,
+                Some(r#"{"n":"a"}"#)
+            )])])
+        );
     }
 
     #[test]

@@ -258,22 +258,57 @@ pub fn encode_update(update: &[u8]) -> Bytes {
 }
 
 /// `[1, awarenessUpdate]`.
-pub fn encode_awareness<'a>(entries: impl IntoIterator<Item = &'a AwarenessEntry>) -> Bytes {
-    let mut payload = BytesMut::new();
-    let entries: Vec<&AwarenessEntry> = entries.into_iter().collect();
-    write_var_uint(&mut payload, entries.len() as u64);
-    for entry in entries {
-        write_var_uint(&mut payload, entry.client);
-        write_var_uint(&mut payload, entry.clock);
-        write_bytes(
-            &mut payload,
-            entry.state.as_deref().unwrap_or("null").as_bytes(),
-        );
-    }
-    let mut buffer = BytesMut::with_capacity(payload.len() + 6);
+pub fn encode_awareness<'a, I>(entries: I) -> Bytes
+where
+    I: IntoIterator<Item = &'a AwarenessEntry>,
+    I::IntoIter: Clone,
+{
+    encode_awareness_states(
+        entries
+            .into_iter()
+            .map(|entry| (entry.client, entry.clock, entry.state.as_deref())),
+    )
+}
+
+/// [`encode_awareness`] from each entry's client, clock and state (`None`:
+/// removed), written once into a buffer of the exact size: a room sends
+/// every state it holds to each client that joins.
+pub fn encode_awareness_states<'a>(
+    entries: impl Iterator<Item = (u64, u64, Option<&'a str>)> + Clone,
+) -> Bytes {
+    let state = |state: Option<&'a str>| state.unwrap_or("null").as_bytes();
+    let (count, payload) = entries
+        .clone()
+        .fold((0u64, 0usize), |(count, bytes), entry| {
+            let (client, clock, json) = entry;
+            let json = state(json);
+            (
+                count + 1,
+                bytes
+                    + var_uint_len(client)
+                    + var_uint_len(clock)
+                    + var_uint_len(json.len() as u64)
+                    + json.len(),
+            )
+        });
+    let payload = var_uint_len(count) + payload;
+    let mut buffer = BytesMut::with_capacity(
+        var_uint_len(MESSAGE_AWARENESS) + var_uint_len(payload as u64) + payload,
+    );
     write_var_uint(&mut buffer, MESSAGE_AWARENESS);
-    write_bytes(&mut buffer, &payload);
+    write_var_uint(&mut buffer, payload as u64);
+    write_var_uint(&mut buffer, count);
+    for (client, clock, json) in entries {
+        write_var_uint(&mut buffer, client);
+        write_var_uint(&mut buffer, clock);
+        write_bytes(&mut buffer, state(json));
+    }
     buffer.freeze()
+}
+
+/// How many bytes `value` takes as a variable-length integer.
+fn var_uint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// `[2, 0, reason]`: the y-protocols permission-denied message.
@@ -381,6 +416,33 @@ mod tests {
         ];
         let bytes = encode_awareness(&entries);
         assert_eq!(decode_frame(&bytes), Ok(vec![Message::Awareness(entries)]));
+    }
+
+    #[test]
+    fn awareness_is_encoded_in_a_buffer_of_its_exact_size() {
+        // Lengths that take one, two and three bytes as variable-length
+        // integers: the states' and the whole message's.
+        for (count, state_bytes) in [(0, 0), (1, 10), (2, 200), (3, 20_000), (300, 100)] {
+            let entries: Vec<AwarenessEntry> = (0..count)
+                .map(|index| AwarenessEntry {
+                    client: 1 << (index % 50),
+                    clock: index,
+                    state: Some(format!(r#"{{"n":"{}"}}"#, "x".repeat(state_bytes))),
+                })
+                .collect();
+            let bytes = encode_awareness(&entries);
+            assert_eq!(
+                decode_frame(&bytes),
+                Ok(vec![Message::Awareness(entries.clone())])
+            );
+            let buffer = bytes.try_into_mut().expect("the only reference");
+            assert_eq!(buffer.capacity(), buffer.len(), "{count} × {state_bytes}");
+        }
+        for value in [0, 1, 127, 128, 16_383, 16_384, u64::MAX] {
+            let mut buffer = BytesMut::new();
+            write_var_uint(&mut buffer, value);
+            assert_eq!(var_uint_len(value), buffer.len(), "{value}");
+        }
     }
 
     #[test]

@@ -1330,9 +1330,8 @@ impl Room {
                     let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
                     self.deliver(Delivery(connection, step1));
                 }
-                let states = self.awareness.states();
-                if !states.is_empty() {
-                    self.send_now(connection, protocol::encode_awareness(&states));
+                if let Some(states) = self.awareness.encode_states() {
+                    self.send_now(connection, states);
                 }
             }
             Command::Leave { connection } => self.remove_member(connection),
@@ -1464,8 +1463,11 @@ impl Room {
                 }
             }
             Inbound::QueryAwareness => {
-                let states = self.awareness.states();
-                self.send_now(connection, protocol::encode_awareness(&states));
+                let states = self
+                    .awareness
+                    .encode_states()
+                    .unwrap_or_else(|| protocol::encode_awareness_states(std::iter::empty()));
+                self.send_now(connection, states);
             }
         }
     }
