@@ -48,7 +48,15 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let _ = awareness.states();
+    // What a joining client gets: every live state, in one message.
+    let states = awareness.states();
+    match awareness.encode_states() {
+        None => assert!(states.is_empty()),
+        Some(encoded) => match decode_frame(&encoded).as_deref() {
+            Ok([Message::Awareness(decoded)]) => assert_eq!(decoded, &states),
+            other => panic!("a joiner's awareness does not decode: {other:?}"),
+        },
+    }
     let _ = awareness.expire(now + Duration::from_secs(31));
     let _ = awareness.remove_connection(ConnectionId(1));
 });
