@@ -840,9 +840,10 @@ impl Log {
         self.entries.len()
     }
 
-    /// What the log weighs in the database: each update's bytes and its
-    /// row's ([`LOGGED_ROW_BYTES`]).
-    fn stored_bytes(&self) -> u64 {
+    /// What the log weighs in the database, for compaction: each update's
+    /// bytes and its row's ([`LOGGED_ROW_BYTES`]). (The document-size limit,
+    /// `Room::stored_bytes`, counts the updates' bytes alone.)
+    fn bytes_with_rows(&self) -> u64 {
         self.bytes + self.entries.len() as u64 * LOGGED_ROW_BYTES
     }
 }
@@ -1919,7 +1920,7 @@ impl Room {
         if self.compaction.is_some() || (self.log.len() as u64) < self.config().compact_after {
             return;
         }
-        let logged = self.log.stored_bytes();
+        let logged = self.log.bytes_with_rows();
         let committed = self.replica_is_committed();
         let enough = if committed {
             logged.saturating_mul(2) >= self.snapshot_bytes
@@ -2250,6 +2251,15 @@ mod tests {
             vec![protocol::Message::SyncStep2(Bytes::from(snapshot))],
             "a client with nothing is answered from the snapshot at once"
         );
+        assert_eq!(
+            room.rooms
+                .inner
+                .metrics
+                .answered_from_snapshot
+                .load(Ordering::Relaxed),
+            1,
+            "and the answer is counted (plenary_sync_answered_from_snapshot_total)"
+        );
 
         // A client that holds the paragraph adds to it, and leaves at once.
         let (mut editor, _alive_too) = edit_and_leave(&mut room, 2, &source, |transaction| {
@@ -2337,13 +2347,13 @@ mod tests {
             log.push(Seq(seq), bytes);
         }
         assert_eq!((log.len(), log.bytes), (3, 60));
-        assert_eq!(log.stored_bytes(), 60 + 3 * LOGGED_ROW_BYTES);
+        assert_eq!(log.bytes_with_rows(), 60 + 3 * LOGGED_ROW_BYTES);
         log.drop_through(Seq(2));
         assert_eq!((log.len(), log.bytes), (1, 30));
         log.drop_through(Seq(1));
         assert_eq!((log.len(), log.bytes), (1, 30), "already folded");
         log.drop_through(Seq(9));
-        assert_eq!((log.len(), log.bytes, log.stored_bytes()), (0, 0, 0));
+        assert_eq!((log.len(), log.bytes, log.bytes_with_rows()), (0, 0, 0));
     }
 
     #[test]
@@ -2441,7 +2451,7 @@ mod tests {
         // As the log reaches half the snapshot, a committed replica would be
         // written; this one is not committed, and a fold rebuilds the whole
         // document: it waits.
-        let logged = room.log.stored_bytes();
+        let logged = room.log.bytes_with_rows();
         room.snapshot_bytes = 2 * logged;
         room.maybe_compact();
         assert!(room.compaction.is_none());
