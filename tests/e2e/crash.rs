@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use rand::{RngExt, SeedableRng};
+use yrs::{ReadTxn, Transact};
 
 use crate::support::{Fixture, Server, TestDb, YrsClient, seed};
 use crate::test_both_dbs;
@@ -81,11 +82,39 @@ async fn nothing_seen_is_lost_after_sigkill(db: TestDb) {
     }
     let everything = writers[0].text("t");
     let fresh = YrsClient::connect(&server, &room).await;
-    fresh
-        .wait_for("every writer's edits", |c| {
-            tokens(&c.text("t")).is_superset(&written)
-        })
+    let arrived = fresh
+        .wait_until(|c| tokens(&c.text("t")).is_superset(&written))
         .await;
+    if !arrived {
+        let text = fresh.text("t");
+        let stored = tokens(&text);
+        let missing: Vec<&String> = written.difference(&stored).collect();
+        // Words nobody wrote: a word split by another, and what split it.
+        let strange: Vec<&String> = stored.difference(&written).collect();
+        let held: Vec<String> = writers
+            .iter()
+            .map(|writer| {
+                let text = tokens(&writer.text("t"));
+                let sv = writer.doc.transact().state_vector();
+                format!(
+                    "writer {} holds {} of them, state vector {sv:?}",
+                    writer.client_id,
+                    missing
+                        .iter()
+                        .filter(|token| text.contains(**token))
+                        .count()
+                )
+            })
+            .collect();
+        panic!(
+            "seed {seed}: {} updates never reached a fresh client: {missing:?} \
+             (words nobody wrote: {strange:?}); \
+             the fresh client's state vector {:?}, pending {:?}; {held:?}",
+            missing.len(),
+            fresh.doc.transact().state_vector(),
+            fresh.doc.transact().store().pending_update().is_some(),
+        );
+    }
     assert!(tokens(&everything).is_subset(&written));
     server.kill9().await;
 }

@@ -663,6 +663,14 @@ impl YrsClient {
 
     /// Waits until `condition` holds, re-checking whenever a frame arrives.
     pub async fn wait_for(&self, what: &str, condition: impl Fn(&YrsClient) -> bool) {
+        if !self.wait_until(condition).await {
+            panic!("timed out waiting for {what}");
+        }
+    }
+
+    /// Waits until `condition` holds, re-checking whenever a frame arrives;
+    /// false if it still does not after [`PATIENCE`].
+    pub async fn wait_until(&self, condition: impl Fn(&YrsClient) -> bool) -> bool {
         let wait = async {
             loop {
                 let notified = self.changed.notified();
@@ -674,9 +682,7 @@ impl YrsClient {
                 notified.await;
             }
         };
-        if tokio::time::timeout(PATIENCE, wait).await.is_err() {
-            panic!("timed out waiting for {what}");
-        }
+        tokio::time::timeout(PATIENCE, wait).await.is_ok()
     }
 
     pub async fn wait_synced(&self) {
@@ -764,11 +770,16 @@ impl YrsClient {
         self.send_frame(protocol::encode_update(&update));
     }
 
-    /// Appends to the end of a `Y.Text`.
+    /// Appends to the end of a `Y.Text`: its length is read in the same
+    /// transaction as the insert, or an update the reader applies in between
+    /// would put the chunk inside text that arrived meanwhile, splitting a
+    /// word of another client (or of this one) in two.
     pub fn append(&self, name: &str, chunk: &str) {
         let text = self.doc.get_or_insert_text(name);
-        let len = text.len(&self.doc.transact());
-        self.insert(name, len, chunk);
+        self.transact(|transaction| {
+            let len = text.len(transaction);
+            text.insert(transaction, len, chunk);
+        });
     }
 
     /// Sets this client's awareness state (with the next clock).
