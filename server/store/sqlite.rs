@@ -49,7 +49,6 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let options = options.pragma("cache_size", format!("-{READER_CACHE_KIB}"));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -273,24 +272,6 @@ impl Store for SqliteStore {
 use super::directory::imports::*;
 super::directory::impl_directory!(SqliteStore, sqlx::sqlite::SqliteRow);
 
-/// The page cache of a reading connection, in KiB. In WAL mode a connection
-/// whose database another one wrote since its last transaction starts its
-/// next with an empty cache, and the writer commits every few milliseconds
-/// under load: a reader's cache rarely outlives a query, the kernel's page
-/// cache serves what it would have held, and SQLite's default of 2 MB for
-/// each of the pool's eight connections only held memory.
-const READER_CACHE_KIB: u32 = 64;
-
-/// The page cache of the writer's connection, 512 KiB. Its own commits keep
-/// it valid, so it holds the pages groups touch again (the indexes' upper
-/// levels, the tables' last pages). `rooms` on SQLite, alternated: SQLite's
-/// default 2 MB everywhere gave a peak RSS of 57.5 and 57.7 MB; 64 KiB for
-/// readers with 2 MB for the writer 55.2 and 55.5 MB; with 512 KiB for the
-/// writer 53.8 and 53.8 MB, as with 64 KiB (53.3 and 53.9 MB); CPU within
-/// the noise, and `saturation` alike with 512 KiB and 2 MB (33,818 and
-/// 35,962 against 33,940 and 35,000 updates/s).
-const WRITER_CACHE: &str = "pragma cache_size = -512";
-
 /// The writer task's side of SQLite.
 struct Writer {
     pool: SqlitePool,
@@ -306,7 +287,7 @@ impl Commit for Writer {
     async fn commit(&mut self, group: Vec<Append>) {
         let held = match self.connection.take() {
             Some(held) => Ok(held),
-            None => writer_connection(&self.pool).await,
+            None => self.pool.acquire().await,
         };
         match held {
             Ok(mut held) => {
@@ -323,15 +304,6 @@ impl Commit for Writer {
             Err(error) => answer_all(group, Err(error.into())),
         }
     }
-}
-
-/// A connection of the pool, for the writer: with the writer's page cache.
-/// The writer keeps it, or closes it after a failure (see [`Writer::commit`]):
-/// no reader inherits its cache while the store is open.
-async fn writer_connection(pool: &SqlitePool) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    sqlx::query(WRITER_CACHE).execute(&mut *connection).await?;
-    Ok(connection)
 }
 
 /// Rows of one multi-row insert, at most (six parameters each; SQLite takes
@@ -521,26 +493,5 @@ mod tests {
             let id = DocumentId::parse(document).expect("a valid id");
             assert_eq!(store.last_seq(&id).await.expect("reads"), Seq(last));
         }
-    }
-
-    async fn cache_size(connection: &mut SqliteConnection) -> i64 {
-        sqlx::query_scalar::<_, i64>("pragma cache_size")
-            .fetch_one(&mut *connection)
-            .await
-            .expect("reads the pragma")
-    }
-
-    /// Readers keep a small page cache (another connection's commit empties
-    /// it anyway); the writer's connection keeps a larger one.
-    #[tokio::test]
-    async fn readers_keep_a_small_page_cache_and_the_writer_a_larger_one() {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let url = format!("sqlite://{}", dir.path().join("plenary.db").display());
-        let store = SqliteStore::open(&url).await.expect("opens");
-        let mut reader = store.pool().acquire().await.expect("a connection");
-        assert_eq!(cache_size(&mut reader).await, -i64::from(READER_CACHE_KIB));
-        drop(reader);
-        let mut writer = writer_connection(store.pool()).await.expect("a connection");
-        assert_eq!(cache_size(&mut writer).await, -512);
     }
 }
