@@ -85,6 +85,24 @@ const METRICS: &[Metric] = &[
         target: None,
     },
     Metric {
+        short: "saturation CPU",
+        title: "`saturation`: server CPU seconds (server process)",
+        scenario: "saturation",
+        pointer: "/server/server_cpu_s",
+        unit: "s",
+        better: Better::Lower,
+        target: None,
+    },
+    Metric {
+        short: "saturation clients' CPU",
+        title: "`saturation`: CPU seconds of the load generator's clients, on the same 2 cores",
+        scenario: "saturation",
+        pointer: "/server/load_cpu_s",
+        unit: "s",
+        better: Better::Lower,
+        target: None,
+    },
+    Metric {
         short: "rooms RSS",
         title: "`rooms`: server peak RSS",
         scenario: "rooms",
@@ -531,6 +549,8 @@ mod tests {
             results(json!([
                 { "scenario": "plenary", "status": "ok", "latency": { "p50_ms": 2.0, "p99_ms": 40.0 } },
                 { "scenario": "cold", "status": "ok", "warm_sync_ms": 12.0, "client_apply_ms": 8.0 },
+                { "scenario": "saturation", "status": "ok", "updates_to_every_reader_per_s": 100.0,
+                  "server": { "server_cpu_s": 14.0, "load_cpu_s": 9.0 } },
             ])),
         );
         save(
@@ -546,6 +566,8 @@ mod tests {
             results(json!([
                 { "scenario": "plenary", "status": "ok", "latency": { "p50_ms": 1.0, "p99_ms": 16.0 } },
                 { "scenario": "cold", "status": "ok", "warm_sync_ms": 9.0 },
+                { "scenario": "saturation", "status": "ok", "updates_to_every_reader_per_s": 150.0,
+                  "server": { "server_cpu_s": 9.5, "load_cpu_s": 18.0 } },
             ])),
         );
         std::fs::write(dir.path().join("machine.md"), "- CPU: a test").expect("writes");
@@ -586,6 +608,15 @@ mod tests {
         );
         assert!(apply.contains("| 8.00 (slow) |"), "{apply}");
         assert!(!apply.contains('❌') && !apply.contains('✅'), "{apply}");
+        // The clients' own CPU beside the server's: information, no verdict.
+        let clients =
+            row("`saturation`: CPU seconds of the load generator's clients, on the same 2 cores");
+        assert!(
+            clients.contains("| 9.00 (slow) | 18.0 (2.00×) |"),
+            "{clients}"
+        );
+        let server = row("`saturation`: server CPU seconds (server process)");
+        assert!(server.contains("| 9.50 (0.68×) |"), "{server}");
         assert!(out.join("ratios.svg").exists());
     }
 }

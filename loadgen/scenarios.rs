@@ -149,6 +149,7 @@ fn sample_json(sample: &Sample) -> Value {
         "seconds": sample.seconds,
         "server_cpu_s": sample.cpu_seconds,
         "db_cpu_s": sample.comm_cpu_seconds,
+        "load_cpu_s": sample.own_cpu_seconds,
         "server_peak_rss_mb": sample.peak_rss_bytes as f64 / 1048576.0,
         "server_hwm_mb": sample.hwm_bytes as f64 / 1048576.0,
     })

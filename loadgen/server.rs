@@ -236,6 +236,11 @@ fn comm_cpu(comm: &str, ticks: f64) -> f64 {
         .sum()
 }
 
+/// CPU seconds of this process (not of its children).
+fn own_cpu(ticks: f64) -> f64 {
+    proc_stat(std::process::id(), ticks).map_or(0.0, |stat| stat.cpu_seconds)
+}
+
 /// Samples the servers' memory while a phase runs, and their CPU across it.
 pub struct Sampler {
     pids: Vec<u32>,
@@ -243,6 +248,7 @@ pub struct Sampler {
     ticks: f64,
     start_cpu: f64,
     start_comm_cpu: f64,
+    start_own_cpu: f64,
     started: Instant,
     peak_rss: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -258,6 +264,9 @@ pub struct Sample {
     pub cpu_seconds: f64,
     /// CPU seconds of the `count_comm` processes (e.g. PostgreSQL).
     pub comm_cpu_seconds: f64,
+    /// CPU seconds of the load generator itself (its clients), which shares
+    /// the machine with the server.
+    pub own_cpu_seconds: f64,
     /// Peak of the summed resident memory of the server processes, sampled
     /// every 20 ms.
     pub peak_rss_bytes: u64,
@@ -275,6 +284,7 @@ impl Sampler {
             .map(|stat| stat.cpu_seconds)
             .sum();
         let start_comm_cpu = comms.iter().map(|comm| comm_cpu(comm, ticks)).sum();
+        let start_own_cpu = own_cpu(ticks);
         let peak_rss = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let task = {
@@ -299,6 +309,7 @@ impl Sampler {
             ticks,
             start_cpu,
             start_comm_cpu,
+            start_own_cpu,
             started: Instant::now(),
             peak_rss,
             stop,
@@ -326,6 +337,7 @@ impl Sampler {
             seconds: self.started.elapsed().as_secs_f64(),
             cpu_seconds: (cpu - self.start_cpu).max(0.0),
             comm_cpu_seconds: (comm_cpu - self.start_comm_cpu).max(0.0),
+            own_cpu_seconds: (own_cpu(self.ticks) - self.start_own_cpu).max(0.0),
             peak_rss_bytes: self.peak_rss.load(Ordering::Relaxed).max(rss_now),
             hwm_bytes: stats.iter().map(|stat| stat.hwm_bytes).sum(),
         }
