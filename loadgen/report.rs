@@ -94,15 +94,6 @@ const METRICS: &[Metric] = &[
         target: None,
     },
     Metric {
-        short: "saturation clients' CPU",
-        title: "`saturation`: CPU seconds of the load generator's clients, on the same 2 cores",
-        scenario: "saturation",
-        pointer: "/server/load_cpu_s",
-        unit: "s",
-        better: Better::Lower,
-        target: None,
-    },
-    Metric {
         short: "rooms RSS",
         title: "`rooms`: server peak RSS",
         scenario: "rooms",
@@ -397,22 +388,39 @@ pub fn write(args: &ReportArgs) -> anyhow::Result<()> {
         let _ = write!(row, " {cell} |");
     }
     let _ = writeln!(out, "{row}");
-    // PostgreSQL's own processes do part of Plenary's work there.
-    let mut row =
-        String::from("| `rooms`: CPU seconds of the database's processes (s) | (information) |");
-    for _ in &peers {
+    // Figures with no best and no ratio: what shares the machine with each
+    // server, and what PostgreSQL's own processes do of Plenary's work.
+    let information = [
+        (
+            "`saturation`: CPU seconds of the load generator's clients, on the same 2 cores (s)",
+            "saturation",
+            "/server/load_cpu_s",
+        ),
+        (
+            "`rooms`: CPU seconds of the database's processes (s)",
+            "rooms",
+            "/server/db_cpu_s",
+        ),
+    ];
+    for (title, name, pointer) in information {
+        let mut row = format!("| {title} | (information) |");
+        let cell = |results: &Option<Value>| {
+            results
+                .as_ref()
+                .and_then(|r| scenario(r, name))
+                .and_then(|result| result.pointer(pointer).and_then(Value::as_f64))
+                .map_or("–".to_owned(), format_value)
+        };
+        for (_, results) in &peers {
+            let _ = write!(row, " {} |", cell(results));
+        }
         row.push_str(" – |");
+        for (_, results) in &plenary {
+            let _ = write!(row, " {} |", cell(results));
+        }
+        let _ = writeln!(out, "{row}");
     }
-    row.push_str(" – |");
-    for (_, results) in &plenary {
-        let cell = results
-            .as_ref()
-            .and_then(|r| scenario(r, "rooms"))
-            .and_then(|result| result.pointer("/server/db_cpu_s").and_then(Value::as_f64))
-            .map_or("–".to_owned(), format_value);
-        let _ = write!(row, " {cell} |");
-    }
-    let _ = writeln!(out, "{row}\n");
+    out.push('\n');
     for (index, note) in notes.iter().enumerate() {
         let _ = writeln!(out, "[^{}]: {}", index + 1, note.replace('\n', " "));
     }
@@ -612,7 +620,7 @@ mod tests {
         let clients =
             row("`saturation`: CPU seconds of the load generator's clients, on the same 2 cores");
         assert!(
-            clients.contains("| 9.00 (slow) | 18.0 (2.00×) |"),
+            clients.contains("(information) | 9.00 | – | – | 18.0 |"),
             "{clients}"
         );
         let server = row("`saturation`: server CPU seconds (server process)");
