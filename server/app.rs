@@ -28,6 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::audit::NewAuditEvent;
 use crate::auth::extract::{TokenSource, token_from_headers};
 use crate::auth::{self, LoginThrottle, SignedIn};
+use crate::cache::ReadCache;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::ids::{AccountId, ConnectionId, ResolutionId, SessionId};
@@ -65,6 +66,11 @@ struct AppInner {
     /// Counts the changes of any resolution's permission rules applied on
     /// this node (see `sync_document`).
     access_changes: AtomicU64,
+    /// Live sessions by token hash, as last read (see [`AppState::authenticate`]).
+    sessions: ReadCache<Vec<u8>, SignedIn>,
+    /// Resolutions as last read, for their documents' access rules only
+    /// (phase and sponsors, whose every change goes through `reauthorize`).
+    rules: ReadCache<ResolutionId, Resolution>,
     throttle: LoginThrottle,
     api_limiter: DefaultKeyedRateLimiter<AccountId>,
     sync_limiter: Arc<DefaultKeyedRateLimiter<AccountId>>,
@@ -75,6 +81,18 @@ struct AppInner {
     /// The other nodes, on PostgreSQL.
     cluster: Option<crate::cluster::Cluster>,
 }
+
+/// Sessions kept by [`AppState::authenticate`]: a meeting's delegates and
+/// then some (a full cache makes room by dropping its expired entries, or
+/// all of them).
+const SESSIONS_CACHED: usize = 4096;
+
+/// Resolutions whose access rules are kept for their websockets.
+const RULES_CACHED: usize = 1024;
+
+/// How long a read is kept: the longest a node may act on a session or a
+/// rule changed on another node whose notice it never received.
+const CACHED_FOR: Duration = Duration::from_secs(30);
 
 fn quota(per_second: u32, burst: u32) -> Quota {
     let per_second = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -123,6 +141,8 @@ impl AppState {
                 cluster,
                 next_connection: AtomicU64::new(1),
                 access_changes: AtomicU64::new(0),
+                sessions: ReadCache::new(SESSIONS_CACHED, CACHED_FOR),
+                rules: ReadCache::new(RULES_CACHED, CACHED_FOR),
                 throttle: LoginThrottle::default(),
                 connections_per_account: Mutex::new(HashMap::new()),
                 setup_token: Mutex::new(None),
@@ -186,16 +206,27 @@ impl AppState {
     }
 
     /// The session and account of a token, if it is live.
+    ///
+    /// Every request and every websocket asks, so the answer is kept a
+    /// while: a session's end, its account's change and the node's
+    /// reconnection to the other nodes forget it (see [`crate::cache`]).
     pub async fn authenticate(&self, token: &str) -> Result<SignedIn, ApiError> {
         if token.is_empty() || token.len() > 128 {
             return Err(ApiError::Unauthorized);
         }
-        match self
-            .directory()
-            .session(&auth::token_hash(token), now_millis())
-            .await
+        let hash = auth::token_hash(token);
+        let now = now_millis();
+        if let Some(found) = self.inner.sessions.get(&hash)
+            && found.session.expires_at > now
         {
-            Ok(found) => Ok(found),
+            return Ok(found);
+        }
+        let read_at = self.inner.sessions.generation();
+        match self.directory().session(&hash, now).await {
+            Ok(found) => {
+                self.inner.sessions.store(hash, found.clone(), read_at);
+                Ok(found)
+            }
             Err(StoreError::NotFound) => Err(ApiError::Unauthorized),
             Err(error) => Err(error.into()),
         }
@@ -237,6 +268,9 @@ impl AppState {
     }
 
     async fn close_sessions_here(&self, sessions: &[SessionId]) {
+        self.inner
+            .sessions
+            .forget(|_, found| sessions.contains(&found.session.id));
         let sessions: Arc<[SessionId]> = sessions.into();
         let filter: IdentityFilter =
             Arc::new(move |identity: &Identity| sessions.contains(&identity.session));
@@ -264,6 +298,9 @@ impl AppState {
     }
 
     async fn reconnect_account_here(&self, account: &AccountId) {
+        self.inner
+            .sessions
+            .forget(|_, found| found.account.id == *account);
         let account = account.clone();
         let filter: IdentityFilter =
             Arc::new(move |identity: &Identity| identity.account == account);
@@ -291,6 +328,7 @@ impl AppState {
         // Counted before the rooms hear of it: a websocket that joins without
         // seeing the count move is in the room before the change reaches it.
         self.inner.access_changes.fetch_add(1, Ordering::SeqCst);
+        self.inner.rules.forget(|id, _| *id == resolution.id);
         let Ok(document) = resolution.id.document() else {
             return;
         };
@@ -298,6 +336,20 @@ impl AppState {
             .rooms
             .reauthorize(&document, access_policy(resolution.clone()))
             .await;
+    }
+
+    /// A resolution, for its document's access rules (its phase and
+    /// sponsors) only: kept a while, forgotten by `reauthorize`.
+    async fn access_rules(&self, id: &ResolutionId) -> Result<Resolution, ApiError> {
+        if let Some(resolution) = self.inner.rules.get(id) {
+            return Ok(resolution);
+        }
+        let read_at = self.inner.rules.generation();
+        let resolution = self.directory().resolution(id).await?;
+        self.inner
+            .rules
+            .store(id.clone(), resolution.clone(), read_at);
+        Ok(resolution)
     }
 
     /// Whether the first-run setup link is open.
@@ -470,7 +522,13 @@ async fn handle_notices(state: AppState, mut notices: mpsc::Receiver<crate::clus
                     .events()
                     .notify_here(&resolution, topic, id.as_deref());
             }
-            Notice::Resync => state.inner.rooms.catch_up_all().await,
+            Notice::Resync => {
+                // Notices may have been missed meanwhile: nothing read
+                // before can be trusted to be current.
+                state.inner.sessions.clear();
+                state.inner.rules.clear();
+                state.inner.rooms.catch_up_all().await;
+            }
         }
     }
 }
@@ -686,7 +744,7 @@ async fn sync_document(
     } = state.authenticate(&token).await?;
     let access_changes = state.inner.access_changes.load(Ordering::SeqCst);
     let resolution_id = ResolutionId(name);
-    let resolution = state.directory().resolution(&resolution_id).await?;
+    let resolution = state.access_rules(&resolution_id).await?;
     let document = resolution
         .id
         .document()

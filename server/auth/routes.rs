@@ -535,8 +535,10 @@ async fn update_user(
             .revoke_sessions_of(&account.id, now_millis())
             .await?;
         state.close_sessions(&sessions).await;
-    } else if account.role != before.role || account.delegation_id != before.delegation_id {
-        // Open connections reconnect and come back with the new identity.
+    } else if account != before {
+        // Open connections reconnect and come back with the new identity
+        // (the name, role and delegation stamped on their presence); every
+        // node forgets the sessions it read with the old one.
         state.reconnect_account(&account.id).await;
     }
     state

@@ -121,3 +121,111 @@ async fn three_nodes_serve_one_document() {
         client.exit().await;
     }
 }
+
+/// Every node keeps the sessions and the access rules it has read (a
+/// reconnect storm would otherwise read the same rows a thousand times); a
+/// change made on another node reaches it with the change's notice, before
+/// any later request is answered from what it kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_one_node_holds_on_every_node() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let node_a = Server::start(&db, &[]).await;
+    let node_b = Server::start(&db, &["--idle-unload-secs", "0"]).await;
+    let fixture = Fixture::new(&node_a).await;
+    // A delegate of the sponsoring delegation signs in on node A and works
+    // on node B too, which reads (and keeps) its session and the rules.
+    let delegate = fixture
+        .person(&node_a, "Ana", "delegate", Some(&fixture.delegation))
+        .await;
+    let delegate_b = Api {
+        base: format!("http://{}", node_b.addr),
+        token: delegate.token.clone(),
+        client: delegate.client.clone(),
+    };
+    let (status, me) = delegate_b.get("/api/auth/me").await;
+    assert_eq!(status, 200, "{me}");
+    let account = me["account"]["id"].as_str().expect("an id").to_owned();
+    let socket = YrsClient::connect(&node_b, &fixture.room_for(&delegate)).await;
+    socket.wait_synced().await;
+
+    // Renamed on node A: the socket on node B reconnects, and node B
+    // answers with the new name.
+    let (status, body) = fixture
+        .admin
+        .patch(
+            &format!("/api/users/{account}"),
+            json!({"name": "Ana Souza"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(socket.wait_closed().await.0, 1012);
+    let (_, me) = delegate_b.get("/api/auth/me").await;
+    assert_eq!(me["account"]["name"], "Ana Souza");
+
+    // Node B reads the rules while drafting, and unloads the document when
+    // its last socket leaves (so no room there holds the rules either).
+    let writer = YrsClient::connect(&node_b, &fixture.room_for(&delegate)).await;
+    writer.wait_synced().await;
+    writer.close();
+    let open_documents = || async {
+        let body = reqwest::get(node_b.http_url("/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("a body");
+        body.lines()
+            .find_map(|line| line.strip_prefix("plenary_open_documents "))
+            .and_then(|count| count.parse::<u64>().ok())
+            .expect("plenary_open_documents")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while open_documents().await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node B unloads the document"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Tabled on node A. Another resolution, with a socket on node B, is
+    // tabled after it: when that socket hears of it, node B has heard of
+    // the first as well (one node's notices arrive in order).
+    let (other, other_room) = fixture.new_room().await;
+    let witness = YrsClient::connect(&node_b, &other_room).await;
+    witness.wait_synced().await;
+    for resolution in [&fixture.resolution, &other] {
+        let (status, body) = fixture
+            .admin
+            .post(
+                &format!("/api/resolutions/{resolution}/phase"),
+                json!({"phase": "tabled"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    witness
+        .wait_for("the read-only notice on node B", |c| {
+            !c.permission_denied().is_empty()
+        })
+        .await;
+    // A socket that opens on node B now is read-only from the start.
+    let late = YrsClient::connect(&node_b, &fixture.room_for(&delegate)).await;
+    late.wait_synced().await;
+    late.append("t", "[after tabling]");
+    late.wait_for("the refusal on node B", |c| {
+        !c.permission_denied().is_empty()
+    })
+    .await;
+
+    // Signed out on node A: the socket on node B closes, and node B refuses
+    // the token from then on.
+    let (status, _) = delegate.post("/api/auth/logout", json!({})).await;
+    assert_eq!(status, 204);
+    assert_eq!(late.wait_closed().await.0, 4401);
+    assert_eq!(delegate_b.get("/api/auth/me").await.0, 401);
+    let fresh = YrsClient::connect(&node_a, &fixture.room()).await;
+    fresh.wait_synced().await;
+    assert!(!fresh.text("t").contains("[after tabling]"));
+}
