@@ -102,9 +102,12 @@ fn encode_awareness(c: &mut Criterion) {
             limits,
         )
         .expect("accepted");
-    group.bench_function("Awareness::encode_states (a joiner's, 1000 states)", |b| {
-        b.iter(|| black_box(&awareness).encode_states());
-    });
+    group.bench_function(
+        "Awareness::encode_states (a joiner's frames, 1000 states)",
+        |b| {
+            b.iter(|| black_box(&awareness).encode_states());
+        },
+    );
     group.bench_function(
         "Awareness::states, then encode_awareness (the same, copied first)",
         |b| {

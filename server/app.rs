@@ -605,6 +605,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::export::routes::routes())
 }
 
+/// Bytes a websocket gathers before writing (see `sync_document`); a
+/// connection's batch of frames (at most 64) is flushed at once anyway.
+const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Largest request body the API accepts.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -820,6 +824,11 @@ async fn sync_document(
         // 8 KiB chunks were still 16 MB of 2,000 sockets' buffers; 2 KiB and
         // then 1 KiB measured the same throughput (docs/performance/README.md).
         .read_buffer_size(1024)
+        // tungstenite gathers frames up to this many bytes before writing
+        // them (128 KiB by default), and its buffer keeps the largest size it
+        // ever reached for the socket's life: after a reconnect storm, whose
+        // presence frames fill it, that was ~100 KB for each of 1,000 sockets.
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(max_frame_bytes)
         .max_frame_size(max_frame_bytes)
         // Split here, not in the task: the task then keeps the two halves,

@@ -174,17 +174,16 @@ impl Awareness {
             .collect()
     }
 
-    /// Every live state as one awareness message, encoded from the states
-    /// held (no copy of them first); `None` when there is none.
-    pub fn encode_states(&self) -> Option<Bytes> {
-        let live = self.clients.iter().filter_map(|(&client, state)| {
+    /// Every live state, in awareness frames of about
+    /// [`protocol::AWARENESS_FRAME_BYTES`], encoded from the states held;
+    /// none when there is none.
+    pub fn encode_states(&self) -> Vec<Bytes> {
+        protocol::encode_awareness_frames(self.clients.iter().filter_map(|(&client, state)| {
             state
                 .state
                 .as_deref()
                 .map(|json| (client, state.clock, Some(json)))
-        });
-        live.clone().next()?;
-        Some(protocol::encode_awareness_states(live))
+        }))
     }
 
     /// Number of live states.
@@ -382,9 +381,9 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_joiner_gets_every_live_state_in_one_message() {
+    fn a_joiner_gets_every_live_state() {
         let mut awareness = Awareness::default();
-        assert_eq!(awareness.encode_states(), None, "nothing to send");
+        assert!(awareness.encode_states().is_empty(), "nothing to send");
         let now = Instant::now();
         awareness
             .apply(
@@ -397,9 +396,10 @@ pub(super) mod tests {
         awareness
             .apply(ConnectionId(1), vec![entry(11, 2, None)], now, LIMITS)
             .expect("a removal");
-        let encoded = awareness.encode_states().expect("a live state");
+        let encoded = awareness.encode_states();
+        assert_eq!(encoded.len(), 1);
         assert_eq!(
-            protocol::decode_frame(&encoded),
+            protocol::decode_frame(&encoded[0]),
             Ok(vec![protocol::Message::Awareness(vec![entry(
                 10,
                 1,

@@ -270,6 +270,39 @@ where
     )
 }
 
+/// The most bytes of states one awareness frame carries before the next
+/// begins (a state larger than this goes alone). A socket's writer keeps the
+/// size of the largest frame it ever wrote (tungstenite's buffer does not
+/// shrink): the states of a thousand clients in one frame, which everyone
+/// joining a large meeting gets, left ~150 KB with each socket.
+pub const AWARENESS_FRAME_BYTES: usize = 8 * 1024;
+
+/// [`encode_awareness_states`] in frames of about [`AWARENESS_FRAME_BYTES`]
+/// each, in order; none for no entry.
+pub fn encode_awareness_frames<'a>(
+    entries: impl Iterator<Item = (u64, u64, Option<&'a str>)>,
+) -> Vec<Bytes> {
+    let entries: Vec<_> = entries.collect();
+    let mut frames = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (index, &(client, clock, json)) in entries.iter().enumerate() {
+        let size = var_uint_len(client) + var_uint_len(clock) + json.map_or(4, str::len) + 5;
+        if index > start && bytes + size > AWARENESS_FRAME_BYTES {
+            frames.push(encode_awareness_states(
+                entries[start..index].iter().copied(),
+            ));
+            start = index;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < entries.len() {
+        frames.push(encode_awareness_states(entries[start..].iter().copied()));
+    }
+    frames
+}
+
 /// [`encode_awareness`] from each entry's client, clock and state (`None`:
 /// removed), written once into a buffer of the exact size: a room sends
 /// every state it holds to each client that joins.
@@ -416,6 +449,52 @@ mod tests {
         ];
         let bytes = encode_awareness(&entries);
         assert_eq!(decode_frame(&bytes), Ok(vec![Message::Awareness(entries)]));
+    }
+
+    #[test]
+    fn many_states_go_in_frames_of_a_bounded_size_in_order() {
+        let state = |index: u64, bytes: usize| AwarenessEntry {
+            client: index,
+            clock: index + 1,
+            state: Some(format!(r#"{{"n":"{}"}}"#, "x".repeat(bytes))),
+        };
+        // A thousand presence states of about 150 bytes, one larger than a
+        // frame, and a removal.
+        let mut entries: Vec<AwarenessEntry> = (0..1000).map(|index| state(index, 140)).collect();
+        entries.insert(500, state(5000, 3 * AWARENESS_FRAME_BYTES));
+        entries.push(AwarenessEntry {
+            client: 7000,
+            clock: 2,
+            state: None,
+        });
+        let frames = encode_awareness_frames(
+            entries
+                .iter()
+                .map(|entry| (entry.client, entry.clock, entry.state.as_deref())),
+        );
+        let mut decoded = Vec::new();
+        for frame in &frames {
+            match decode_frame(frame).as_deref() {
+                Ok([Message::Awareness(part)]) => {
+                    assert!(!part.is_empty());
+                    assert!(
+                        frame.len() <= AWARENESS_FRAME_BYTES + 64 || part.len() == 1,
+                        "a frame of {} bytes holds {} states",
+                        frame.len(),
+                        part.len()
+                    );
+                    decoded.extend_from_slice(part);
+                }
+                other => panic!("not one awareness message: {other:?}"),
+            }
+        }
+        assert_eq!(decoded, entries);
+        assert!(
+            frames.len() >= 1000 * 150 / AWARENESS_FRAME_BYTES,
+            "{} frames",
+            frames.len()
+        );
+        assert!(encode_awareness_frames(std::iter::empty()).is_empty());
     }
 
     #[test]

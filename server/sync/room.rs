@@ -853,12 +853,18 @@ impl Log {
 /// moment goes out at once, and the entries that come within the next 20 ms
 /// go out together, every client's latest in one frame to each member.
 /// When a thousand clients reconnect at once, each member gets a few dozen
-/// frames instead of a thousand.
+/// frames instead of a thousand. A member that joins gets every state the
+/// same way: at once in a quiet room, and in a busy one with the others who
+/// joined in the same 20 ms, one frame encoded for them all (in a reconnect
+/// storm, one encoding of a thousand states per window instead of per
+/// client, and one copy in memory instead of one per client's queue).
 #[derive(Default)]
 struct PendingAwareness {
     /// In arrival order; `true` for the entries of this node's clients,
     /// which go to the other nodes as well.
     entries: Vec<(AwarenessEntry, bool)>,
+    /// Members who joined since the last relay and are owed every state.
+    joiners: Vec<ConnectionId>,
     last_flush: Option<Instant>,
 }
 
@@ -871,9 +877,13 @@ impl PendingAwareness {
             .extend(entries.into_iter().map(|entry| (entry, local)));
     }
 
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.joiners.is_empty()
+    }
+
     /// When the entries waiting should go out (`None`: none waits).
     fn next_flush(&self) -> Option<Instant> {
-        if self.entries.is_empty() {
+        if self.is_empty() {
             return None;
         }
         Some(match self.last_flush {
@@ -883,7 +893,7 @@ impl PendingAwareness {
     }
 
     fn due(&self, now: Instant) -> bool {
-        !self.entries.is_empty()
+        !self.is_empty()
             && self
                 .last_flush
                 .is_none_or(|last| last + AWARENESS_FLUSH_AFTER <= now)
@@ -1331,9 +1341,7 @@ impl Room {
                     let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
                     self.deliver(Delivery(connection, step1));
                 }
-                if let Some(states) = self.awareness.encode_states() {
-                    self.send_now(connection, states);
-                }
+                self.pending_awareness.joiners.push(connection);
             }
             Command::Leave { connection } => self.remove_member(connection),
             Command::Messages {
@@ -1464,11 +1472,13 @@ impl Room {
                 }
             }
             Inbound::QueryAwareness => {
-                let states = self
-                    .awareness
-                    .encode_states()
-                    .unwrap_or_else(|| protocol::encode_awareness_states(std::iter::empty()));
-                self.send_now(connection, states);
+                let mut frames = self.awareness.encode_states();
+                if frames.is_empty() {
+                    frames.push(protocol::encode_awareness_states(std::iter::empty()));
+                }
+                for frame in frames {
+                    self.send_now(connection, frame);
+                }
             }
         }
     }
@@ -1555,19 +1565,35 @@ impl Room {
         self.pending_awareness.push(entries, true);
     }
 
-    /// Relays the awareness entries waiting, in one frame.
+    /// Relays the awareness entries waiting, in one frame; gives the members
+    /// who joined since every state, in another.
     fn flush_awareness(&mut self) {
-        if self.pending_awareness.entries.is_empty() {
+        if self.pending_awareness.is_empty() {
             return;
         }
+        let mut joiners = std::mem::take(&mut self.pending_awareness.joiners);
         let (all, local) = self.pending_awareness.take();
         if let Some(cluster) = &self.rooms.inner.cluster
             && !local.is_empty()
         {
             cluster.awareness(&self.document, &local);
         }
+        joiners.sort_unstable();
+        if !joiners.is_empty() {
+            for frame in self.awareness.encode_states() {
+                for &connection in &joiners {
+                    self.send_now(connection, frame.clone());
+                }
+            }
+        }
         if !self.members.is_empty() {
-            self.broadcast_now(protocol::encode_awareness(&all));
+            // The joiners' frames hold these changes already.
+            let changes = all
+                .iter()
+                .map(|entry| (entry.client, entry.clock, entry.state.as_deref()));
+            for frame in protocol::encode_awareness_frames(changes) {
+                self.broadcast_except(frame, &joiners);
+            }
         }
     }
 
@@ -1719,8 +1745,16 @@ impl Room {
     }
 
     fn broadcast_now(&mut self, frame: Bytes) {
+        self.broadcast_except(frame, &[]);
+    }
+
+    /// Sends `frame` to every member but those of `skip` (sorted).
+    fn broadcast_except(&mut self, frame: Bytes, skip: &[ConnectionId]) {
         let mut full = Vec::new();
         for (&connection, member) in &self.members {
+            if skip.binary_search(&connection).is_ok() {
+                continue;
+            }
             if let Err(Refused::Full) = member.outbound.try_send_frame(frame.clone()) {
                 full.push(connection);
             }
@@ -2392,6 +2426,95 @@ mod tests {
         pending.push([entry(1, 3, Some("{}"))], true);
         assert!(!pending.due(Instant::now()));
         assert!(pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
+    }
+
+    /// A member who joins gets every presence state: at once in a quiet
+    /// room; in a busy one, with the others who joined in the same 20 ms, in
+    /// one frame encoded once for them all, while the members already there
+    /// get only what changed.
+    #[tokio::test]
+    async fn members_who_join_together_share_one_frame_of_every_state() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("plenary.db").display());
+        let store = crate::store::sqlite::SqliteStore::open(&url)
+            .await
+            .expect("opens");
+        let rooms = Rooms::new(
+            Arc::new(store),
+            RoomConfig::default(),
+            CancellationToken::new(),
+            Arc::default(),
+            None,
+            None,
+        );
+        let mut room = Room::new(rooms, DocumentId::parse("preamble").expect("an id"), 1);
+        let presence = |connection: u64, clock: u64, state: &str| Command::Messages {
+            connection: ConnectionId(connection),
+            messages: vec![Inbound::Awareness(vec![entry(
+                connection,
+                clock,
+                Some(state),
+            )])],
+        };
+        let awareness_frames = |frames: &mut outbound::Receiver| {
+            let mut found = Vec::new();
+            while let Ok(Outbound::Frame(frame)) = frames.try_recv() {
+                let messages = protocol::decode_frame(&frame).expect("a valid frame");
+                if let [protocol::Message::Awareness(entries)] = messages.as_slice() {
+                    found.push((frame.clone(), entries.clone()));
+                }
+            }
+            found
+        };
+
+        // A quiet room: the first member's state goes out at once, and so
+        // does every state to the next member when it joins.
+        let (command, mut first, _alive_1) = join(1);
+        room.handle(command);
+        room.handle(presence(1, 1, "{\"cursor\":1}"));
+        assert!(room.pending_awareness.due(Instant::now()));
+        room.flush_awareness();
+        let (command, mut second, _alive_2) = join(2);
+        room.handle(command);
+        let waited = Instant::now() + AWARENESS_FLUSH_AFTER;
+        assert!(room.pending_awareness.due(waited));
+        room.flush_awareness();
+        let got = awareness_frames(&mut second);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1, vec![entry(1, 1, Some("{\"cursor\":1}"))]);
+        awareness_frames(&mut first);
+
+        // Busy: two members join and the first moves within 20 ms of a relay.
+        let (command, mut third, _alive_3) = join(3);
+        room.handle(command);
+        let (command, mut fourth, _alive_4) = join(4);
+        room.handle(command);
+        room.handle(presence(1, 2, "{\"cursor\":2}"));
+        assert!(!room.pending_awareness.due(Instant::now()));
+        assert!(
+            awareness_frames(&mut third).is_empty(),
+            "nothing before the window ends"
+        );
+        room.flush_awareness();
+        let (third_got, fourth_got) = (awareness_frames(&mut third), awareness_frames(&mut fourth));
+        assert_eq!(third_got.len(), 1, "one frame of every state");
+        assert_eq!(third_got[0].1, vec![entry(1, 2, Some("{\"cursor\":2}"))]);
+        assert_eq!(fourth_got.len(), 1);
+        assert_eq!(
+            third_got[0].0.as_ptr(),
+            fourth_got[0].0.as_ptr(),
+            "encoded once, shared by both queues"
+        );
+        for member in [&mut first, &mut second] {
+            let got = awareness_frames(member);
+            assert_eq!(got.len(), 1);
+            assert_eq!(
+                got[0].1,
+                vec![entry(1, 2, Some("{\"cursor\":2}"))],
+                "only the change"
+            );
+        }
+        assert!(!room.pending_awareness.due(waited + AWARENESS_FLUSH_AFTER));
     }
 
     /// Compaction waits for a log of half the snapshot's bytes; then a room

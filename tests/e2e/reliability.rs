@@ -101,7 +101,8 @@ async fn a_full_disk_refuses_writes_and_recovers() {
 
 /// A thousand times: connect, write, leave at once (the write still in
 /// flight), with documents unloading as soon as they are idle and loading
-/// again at the next connection. Nothing is missing.
+/// again at the next connection: every other time the next client comes at
+/// once, racing the unload; the other times after it. Nothing is missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_unload_load_races_lose_nothing() {
     let db = TestDb::sqlite();
@@ -120,6 +121,16 @@ async fn a_thousand_unload_load_races_lose_nothing() {
         client.append("t", &format!("[{round}]"));
         client.close();
         doc = client.doc.clone();
+        if round % 2 == 1 {
+            let rooms = server.state.rooms().clone();
+            tokio::time::timeout(Duration::from_secs(10), async {
+                while rooms.open_documents() > 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+            .await
+            .expect("the idle document unloads");
+        }
     }
     // A client that left before hearing its write acknowledged may have had
     // it cut off with its connection; it sends it again when it comes back.
@@ -139,7 +150,7 @@ async fn a_thousand_unload_load_races_lose_nothing() {
         .load(std::sync::atomic::Ordering::Relaxed);
     eprintln!("{rounds} rounds: the document was loaded {loads} times");
     assert!(
-        loads >= (rounds / 10) as u64,
+        loads >= (rounds / 2) as u64,
         "the document unloaded and loaded again and again: {loads} loads"
     );
     let stored = db
