@@ -66,6 +66,9 @@ struct AppInner {
     /// Counts the changes of any resolution's permission rules applied on
     /// this node (see `sync_document`).
     access_changes: AtomicU64,
+    /// Counts the ends and changes of sessions and accounts applied on this
+    /// node (see `sync_document`).
+    session_changes: AtomicU64,
     /// Live sessions by token hash, as last read (see [`AppState::authenticate`]).
     sessions: ReadCache<Vec<u8>, SignedIn>,
     /// Resolutions as last read, for their documents' access rules only
@@ -141,6 +144,7 @@ impl AppState {
                 cluster,
                 next_connection: AtomicU64::new(1),
                 access_changes: AtomicU64::new(0),
+                session_changes: AtomicU64::new(0),
                 sessions: ReadCache::new(SESSIONS_CACHED, CACHED_FOR),
                 rules: ReadCache::new(RULES_CACHED, CACHED_FOR),
                 throttle: LoginThrottle::default(),
@@ -268,9 +272,11 @@ impl AppState {
     }
 
     async fn close_sessions_here(&self, sessions: &[SessionId]) {
+        // Forgotten, then counted, then closed: see `sync_document`.
         self.inner
             .sessions
             .forget(|_, found| sessions.contains(&found.session.id));
+        self.inner.session_changes.fetch_add(1, Ordering::SeqCst);
         let sessions: Arc<[SessionId]> = sessions.into();
         let filter: IdentityFilter =
             Arc::new(move |identity: &Identity| sessions.contains(&identity.session));
@@ -301,6 +307,7 @@ impl AppState {
         self.inner
             .sessions
             .forget(|_, found| found.account.id == *account);
+        self.inner.session_changes.fetch_add(1, Ordering::SeqCst);
         let account = account.clone();
         let filter: IdentityFilter =
             Arc::new(move |identity: &Identity| identity.account == account);
@@ -325,10 +332,13 @@ impl AppState {
     }
 
     async fn reauthorize_here(&self, resolution: &Resolution) {
-        // Counted before the rooms hear of it: a websocket that joins without
-        // seeing the count move is in the room before the change reaches it.
-        self.inner.access_changes.fetch_add(1, Ordering::SeqCst);
+        // Forgotten before it is counted: a websocket that found the old
+        // rules kept found them before the count moved, and reads them again
+        // after joining. Counted before the rooms hear of it: a websocket
+        // that joins without seeing the count move is in the room before the
+        // change reaches it.
         self.inner.rules.forget(|id, _| *id == resolution.id);
+        self.inner.access_changes.fetch_add(1, Ordering::SeqCst);
         let Ok(document) = resolution.id.document() else {
             return;
         };
@@ -741,11 +751,13 @@ async fn sync_document(
             "a cookie-authenticated websocket must come from this site",
         ));
     }
+    let session_changes = state.inner.session_changes.load(Ordering::SeqCst);
+    let signed_in = state.authenticate(&token).await?;
     let SignedIn {
         session,
         account,
         delegation_name,
-    } = state.authenticate(&token).await?;
+    } = signed_in.clone();
     let access_changes = state.inner.access_changes.load(Ordering::SeqCst);
     let resolution_id = ResolutionId(name);
     let resolution = state.access_rules(&resolution_id).await?;
@@ -783,6 +795,17 @@ async fn sync_document(
     // before it is counted, and counted before the rooms hear of it: if the
     // count has not moved, any change after our read reaches the room after
     // our join.)
+    // The same for the session: one that ended, or an account that changed,
+    // between the read above and the join closed the sockets in the rooms
+    // then, not this one. Leaving (the membership dropped) and answering
+    // 401, or 503 to come back with the account as it is now.
+    if state.inner.session_changes.load(Ordering::SeqCst) != session_changes
+        && state.authenticate(&token).await? != signed_in
+    {
+        return Err(ApiError::Unavailable(
+            "your account changed; reconnect".into(),
+        ));
+    }
     if state.inner.access_changes.load(Ordering::SeqCst) != access_changes {
         let fresh = state.directory().resolution(&resolution_id).await?;
         let fresh_access = access_policy(fresh)(&identity);

@@ -874,3 +874,49 @@ async fn api_rate_limits_are_per_account() {
         "another account is unaffected"
     );
 }
+
+/// Sockets that open while their session is being signed out never outlive
+/// it: each is refused, or closed with 4401, however the sign-out and its
+/// opening interleave (a node keeps the sessions it has read; see
+/// `server/cache.rs` and `sync_document`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_opening_during_a_sign_out_do_not_outlive_it() {
+    let db = TestDb::sqlite();
+    let server = Server::start(&db, &[]).await;
+    let fixture = crate::support::Fixture::new(&server).await;
+    for round in 0..10 {
+        let session = Api::admin(&server).await;
+        // Read once, so the node keeps it.
+        assert_eq!(session.get("/api/auth/me").await.0, 200);
+        let url = format!("{}/{}", server.ws_url(), fixture.room_for(&session));
+        let attempts: Vec<_> = (0..20)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { tokio_tungstenite::connect_async(url.as_str()).await })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(round)).await;
+        let (status, _) = session.post("/api/auth/logout", json!({})).await;
+        assert_eq!(status, 204);
+        for attempt in attempts {
+            match attempt.await.expect("the attempt ran") {
+                Ok((mut socket, _)) => {
+                    let (code, reason) = crate::support::read_until_close(&mut socket).await;
+                    assert!(
+                        code == 4401,
+                        "round {round}: a socket of the ended session closed with {code} {reason}"
+                    );
+                }
+                Err(tungstenite::Error::Http(response)) => {
+                    assert!(
+                        matches!(response.status().as_u16(), 401 | 503),
+                        "round {round}: refused with {}",
+                        response.status()
+                    );
+                }
+                Err(error) => panic!("round {round}: {error}"),
+            }
+        }
+        assert_eq!(session.get("/api/auth/me").await.0, 401);
+    }
+}
