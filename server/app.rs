@@ -93,6 +93,10 @@ const SESSIONS_CACHED: usize = 4096;
 /// Resolutions whose access rules are kept for their websockets.
 const RULES_CACHED: usize = 1024;
 
+/// Session ids in one notice: 100 of them (about 20 bytes each in JSON)
+/// stay well under PostgreSQL's payload limit.
+const SESSIONS_PER_NOTICE: usize = 100;
+
 /// How long a read is kept: the longest a node may act on a session or a
 /// rule changed on another node whose notice it never received.
 const CACHED_FOR: Duration = Duration::from_secs(30);
@@ -264,9 +268,15 @@ impl AppState {
             return;
         }
         if let Some(cluster) = &self.inner.cluster {
-            cluster.publish(crate::cluster::Notice::CloseSessions {
-                sessions: sessions.to_vec(),
-            });
+            // In notices that fit the payload limit whatever the count (an
+            // account's every session ends at once when it is disabled).
+            for part in sessions.chunks(SESSIONS_PER_NOTICE) {
+                cluster
+                    .publish_reliably(crate::cluster::Notice::CloseSessions {
+                        sessions: part.to_vec(),
+                    })
+                    .await;
+            }
         }
         self.close_sessions_here(sessions).await;
     }
@@ -296,9 +306,11 @@ impl AppState {
     /// new role or delegation.
     pub async fn reconnect_account(&self, account: &AccountId) {
         if let Some(cluster) = &self.inner.cluster {
-            cluster.publish(crate::cluster::Notice::ReconnectAccount {
-                account: account.clone(),
-            });
+            cluster
+                .publish_reliably(crate::cluster::Notice::ReconnectAccount {
+                    account: account.clone(),
+                })
+                .await;
         }
         self.reconnect_account_here(account).await;
     }
@@ -324,9 +336,11 @@ impl AppState {
     /// connection of its document.
     pub async fn reauthorize(&self, resolution: &Resolution) {
         if let Some(cluster) = &self.inner.cluster {
-            cluster.publish(crate::cluster::Notice::Reauthorize {
-                resolution: resolution.id.to_string(),
-            });
+            cluster
+                .publish_reliably(crate::cluster::Notice::Reauthorize {
+                    resolution: resolution.id.to_string(),
+                })
+                .await;
         }
         self.reauthorize_here(resolution).await;
     }
@@ -510,14 +524,15 @@ async fn handle_notices(state: AppState, mut notices: mpsc::Receiver<crate::clus
                 }
             }
             Notice::Reauthorize { resolution } => {
-                match state
-                    .directory()
-                    .resolution(&ResolutionId(resolution))
-                    .await
-                {
+                let resolution = ResolutionId(resolution);
+                match state.directory().resolution(&resolution).await {
                     Ok(resolution) => state.reauthorize_here(&resolution).await,
                     Err(error) => {
+                        // Its rooms keep their rules until the next change,
+                        // but no new socket is let in on the old ones.
                         tracing::warn!(%error, "could not re-read a resolution another node changed");
+                        state.inner.rules.forget(|id, _| *id == resolution);
+                        state.inner.access_changes.fetch_add(1, Ordering::SeqCst);
                     }
                 }
             }
@@ -535,8 +550,12 @@ async fn handle_notices(state: AppState, mut notices: mpsc::Receiver<crate::clus
             Notice::Resync => {
                 // Notices may have been missed meanwhile: nothing read
                 // before can be trusted to be current.
+                // Forgotten, then counted, as for each change (see
+                // `sync_document`).
                 state.inner.sessions.clear();
                 state.inner.rules.clear();
+                state.inner.session_changes.fetch_add(1, Ordering::SeqCst);
+                state.inner.access_changes.fetch_add(1, Ordering::SeqCst);
                 state.inner.rooms.catch_up_all().await;
             }
         }

@@ -104,6 +104,15 @@ impl Cluster {
         }
     }
 
+    /// Tells the others of a change they must not miss (a session ended, an
+    /// account or a resolution's rules changed): waits for room in the
+    /// queue rather than dropping it when the queue is full of presence.
+    pub async fn publish_reliably(&self, notice: Notice) {
+        if self.outgoing.send(notice).await.is_err() {
+            tracing::warn!("cluster notices stopped (shutting down); the others were not told");
+        }
+    }
+
     /// Tells the others that `document`'s log reaches `seq`.
     pub fn committed(&self, document: &DocumentId, seq: Seq) {
         self.publish(Notice::Committed {
@@ -232,9 +241,15 @@ async fn publish(
             continue;
         }
         if let Err(error) = notify(&pool, &mut connection, &payloads).await {
-            // Reconnects for the next notices.
+            // Once more on a fresh connection (the held one may have been
+            // cut): some notices (a session ended) cannot be caught up by
+            // polling.
             connection = None;
-            tracing::warn!(%error, "could not notify the other nodes; they will catch up by polling");
+            tracing::warn!(%error, "could not notify the other nodes; trying again");
+            if let Err(error) = notify(&pool, &mut connection, &payloads).await {
+                connection = None;
+                tracing::warn!(%error, "could not notify the other nodes; they will catch up by polling");
+            }
         }
     }
     if let Some(held) = connection {

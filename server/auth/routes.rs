@@ -519,23 +519,34 @@ async fn update_user(
         validate_password(password)?;
     }
     state.directory().update_account(&account).await?;
-    let mut ended_sessions = false;
     let password_reset = change.password.is_some();
-    if let Some(password) = change.password {
-        let hash = hash_off_thread(password).await?;
-        state.directory().set_password(&account.id, &hash).await?;
-        ended_sessions = true;
+    let ended_sessions = async {
+        if let Some(password) = change.password {
+            let hash = hash_off_thread(password).await?;
+            state.directory().set_password(&account.id, &hash).await?;
+        }
+        if password_reset || (account.disabled && !before.disabled) {
+            let sessions = state
+                .directory()
+                .revoke_sessions_of(&account.id, now_millis())
+                .await?;
+            state.close_sessions(&sessions).await;
+            return Ok::<bool, ApiError>(true);
+        }
+        Ok(false)
     }
-    if account.disabled && !before.disabled {
-        ended_sessions = true;
-    }
-    if ended_sessions {
-        let sessions = state
-            .directory()
-            .revoke_sessions_of(&account.id, now_millis())
-            .await?;
-        state.close_sessions(&sessions).await;
-    } else if account != before {
+    .await;
+    let ended_sessions = match ended_sessions {
+        Ok(ended) => ended,
+        Err(error) => {
+            // The account is saved already: nobody may go on with it as it
+            // was (a role taken away, a disabling whose sessions are not yet
+            // revoked would still be let in, here and on every node).
+            state.reconnect_account(&account.id).await;
+            return Err(error);
+        }
+    };
+    if !ended_sessions && account != before {
         // Open connections reconnect and come back with the new identity
         // (the name, role and delegation stamped on their presence); every
         // node forgets the sessions it read with the old one.

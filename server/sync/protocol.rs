@@ -277,18 +277,31 @@ where
 /// joining a large meeting gets, left ~150 KB with each socket.
 pub const AWARENESS_FRAME_BYTES: usize = 8 * 1024;
 
+/// The most frames [`encode_awareness_frames`] makes of fewer bytes than
+/// this many frames of [`AWARENESS_FRAME_BYTES`] (with more, its frames grow
+/// instead), whatever the states' sizes: a connection's queue holds a bounded
+/// number of frames, and every state of a room must fit in it.
+pub const AWARENESS_FRAMES: usize = 64;
+
 /// [`encode_awareness_states`] in frames of about [`AWARENESS_FRAME_BYTES`]
-/// each, in order; none for no entry.
+/// each (or of 1/[`AWARENESS_FRAMES`] of the whole, if larger), in order;
+/// none for no entry. A state larger than a frame goes alone; there are at
+/// most [`AWARENESS_FRAMES`] of those, so at most twice that many frames.
 pub fn encode_awareness_frames<'a>(
     entries: impl Iterator<Item = (u64, u64, Option<&'a str>)>,
 ) -> Vec<Bytes> {
+    let size = |&(client, clock, json): &(u64, u64, Option<&str>)| {
+        var_uint_len(client) + var_uint_len(clock) + json.map_or(4, str::len) + 5
+    };
     let entries: Vec<_> = entries.collect();
+    let total: usize = entries.iter().map(size).sum();
+    let budget = AWARENESS_FRAME_BYTES.max(total.div_ceil(AWARENESS_FRAMES));
     let mut frames = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
-    for (index, &(client, clock, json)) in entries.iter().enumerate() {
-        let size = var_uint_len(client) + var_uint_len(clock) + json.map_or(4, str::len) + 5;
-        if index > start && bytes + size > AWARENESS_FRAME_BYTES {
+    for (index, entry) in entries.iter().enumerate() {
+        let size = size(entry);
+        if index > start && bytes + size > budget {
             frames.push(encode_awareness_states(
                 entries[start..index].iter().copied(),
             ));
@@ -495,6 +508,30 @@ mod tests {
             frames.len()
         );
         assert!(encode_awareness_frames(std::iter::empty()).is_empty());
+
+        // A thousand states each larger than a frame (a client may send up
+        // to 16 KiB): still few enough frames for a connection's queue.
+        let large: Vec<AwarenessEntry> = (0..1000)
+            .map(|index| state(index, AWARENESS_FRAME_BYTES + 100))
+            .collect();
+        let frames = encode_awareness_frames(
+            large
+                .iter()
+                .map(|entry| (entry.client, entry.clock, entry.state.as_deref())),
+        );
+        assert!(
+            frames.len() <= 2 * AWARENESS_FRAMES,
+            "{} frames",
+            frames.len()
+        );
+        let count: usize = frames
+            .iter()
+            .map(|frame| match decode_frame(frame).as_deref() {
+                Ok([Message::Awareness(part)]) => part.len(),
+                other => panic!("not one awareness message: {other:?}"),
+            })
+            .sum();
+        assert_eq!(count, 1000);
     }
 
     #[test]

@@ -1572,7 +1572,13 @@ impl Room {
             return;
         }
         let mut joiners = std::mem::take(&mut self.pending_awareness.joiners);
-        let (all, local) = self.pending_awareness.take();
+        // Only a relay of changes starts a window: joiners alone do not make
+        // the next change wait.
+        let (all, local) = if self.pending_awareness.entries.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            self.pending_awareness.take()
+        };
         if let Some(cluster) = &self.rooms.inner.cluster
             && !local.is_empty()
         {
@@ -2482,7 +2488,11 @@ mod tests {
         let got = awareness_frames(&mut second);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].1, vec![entry(1, 1, Some("{\"cursor\":1}"))]);
-        awareness_frames(&mut first);
+        assert_eq!(
+            awareness_frames(&mut first).len(),
+            1,
+            "its own change, and nothing when another joins"
+        );
 
         // Busy: two members join and the first moves within 20 ms of a relay.
         let (command, mut third, _alive_3) = join(3);
