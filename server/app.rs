@@ -63,16 +63,14 @@ struct AppInner {
     /// Live websocket tasks and background work, so shutdown can wait for them.
     tasks: TaskTracker,
     next_connection: AtomicU64,
-    /// Counts the changes of any resolution's permission rules applied on
-    /// this node (see `sync_document`).
-    access_changes: AtomicU64,
-    /// Counts the ends and changes of sessions and accounts applied on this
-    /// node (see `sync_document`).
-    session_changes: AtomicU64,
     /// Live sessions by token hash, as last read (see [`AppState::authenticate`]).
+    /// Its generation counts the ends of sessions and the changes of
+    /// accounts applied on this node (see `sync_document`).
     sessions: ReadCache<Vec<u8>, SignedIn>,
     /// Resolutions as last read, for their documents' access rules only
     /// (phase and sponsors, whose every change goes through `reauthorize`).
+    /// Its generation counts the changes of any resolution's rules applied
+    /// on this node (see `sync_document`).
     rules: ReadCache<ResolutionId, Resolution>,
     throttle: LoginThrottle,
     api_limiter: DefaultKeyedRateLimiter<AccountId>,
@@ -147,8 +145,6 @@ impl AppState {
                 tasks,
                 cluster,
                 next_connection: AtomicU64::new(1),
-                access_changes: AtomicU64::new(0),
-                session_changes: AtomicU64::new(0),
                 sessions: ReadCache::new(SESSIONS_CACHED, CACHED_FOR),
                 rules: ReadCache::new(RULES_CACHED, CACHED_FOR),
                 throttle: LoginThrottle::default(),
@@ -282,11 +278,11 @@ impl AppState {
     }
 
     async fn close_sessions_here(&self, sessions: &[SessionId]) {
-        // Forgotten, then counted, then closed: see `sync_document`.
+        // Forgotten (which counts a change) before the sockets are closed:
+        // see `sync_document`.
         self.inner
             .sessions
             .forget(|_, found| sessions.contains(&found.session.id));
-        self.inner.session_changes.fetch_add(1, Ordering::SeqCst);
         let sessions: Arc<[SessionId]> = sessions.into();
         let filter: IdentityFilter =
             Arc::new(move |identity: &Identity| sessions.contains(&identity.session));
@@ -319,7 +315,6 @@ impl AppState {
         self.inner
             .sessions
             .forget(|_, found| found.account.id == *account);
-        self.inner.session_changes.fetch_add(1, Ordering::SeqCst);
         let account = account.clone();
         let filter: IdentityFilter =
             Arc::new(move |identity: &Identity| identity.account == account);
@@ -346,13 +341,10 @@ impl AppState {
     }
 
     async fn reauthorize_here(&self, resolution: &Resolution) {
-        // Forgotten before it is counted: a websocket that found the old
-        // rules kept found them before the count moved, and reads them again
-        // after joining. Counted before the rooms hear of it: a websocket
-        // that joins without seeing the count move is in the room before the
-        // change reaches it.
+        // Forgotten, which counts a change, before the rooms hear of it: a
+        // websocket that joins without seeing the count move is in the room
+        // before the change reaches it (see `sync_document`).
         self.inner.rules.forget(|id, _| *id == resolution.id);
-        self.inner.access_changes.fetch_add(1, Ordering::SeqCst);
         let Ok(document) = resolution.id.document() else {
             return;
         };
@@ -532,7 +524,6 @@ async fn handle_notices(state: AppState, mut notices: mpsc::Receiver<crate::clus
                         // but no new socket is let in on the old ones.
                         tracing::warn!(%error, "could not re-read a resolution another node changed");
                         state.inner.rules.forget(|id, _| *id == resolution);
-                        state.inner.access_changes.fetch_add(1, Ordering::SeqCst);
                     }
                 }
             }
@@ -549,13 +540,10 @@ async fn handle_notices(state: AppState, mut notices: mpsc::Receiver<crate::clus
             }
             Notice::Resync => {
                 // Notices may have been missed meanwhile: nothing read
-                // before can be trusted to be current.
-                // Forgotten, then counted, as for each change (see
-                // `sync_document`).
+                // before can be trusted to be current (and every socket
+                // joining now checks again, see `sync_document`).
                 state.inner.sessions.clear();
                 state.inner.rules.clear();
-                state.inner.session_changes.fetch_add(1, Ordering::SeqCst);
-                state.inner.access_changes.fetch_add(1, Ordering::SeqCst);
                 state.inner.rooms.catch_up_all().await;
             }
         }
@@ -770,14 +758,14 @@ async fn sync_document(
             "a cookie-authenticated websocket must come from this site",
         ));
     }
-    let session_changes = state.inner.session_changes.load(Ordering::SeqCst);
+    let session_changes = state.inner.sessions.generation();
     let signed_in = state.authenticate(&token).await?;
     let SignedIn {
         session,
         account,
         delegation_name,
     } = signed_in.clone();
-    let access_changes = state.inner.access_changes.load(Ordering::SeqCst);
+    let access_changes = state.inner.rules.generation();
     let resolution_id = ResolutionId(name);
     let resolution = state.access_rules(&resolution_id).await?;
     let document = resolution
@@ -810,22 +798,22 @@ async fn sync_document(
         })?;
     // The rules may have changed between the read above and the join; the
     // room applies any later change itself, so one fresh read closes the gap,
-    // needed only when a change was applied meanwhile. (A change is written
-    // before it is counted, and counted before the rooms hear of it: if the
-    // count has not moved, any change after our read reaches the room after
-    // our join.)
-    // The same for the session: one that ended, or an account that changed,
+    // needed only when a change was applied meanwhile. (A change is written,
+    // then forgotten by the cache, which moves its generation, and only then
+    // reaches the rooms: if the generation has not moved, any change after
+    // our read, or after the entry we found kept, reaches the room after our
+    // join.) The same for the session: one that ended, or an account that changed,
     // between the read above and the join closed the sockets in the rooms
     // then, not this one. Leaving (the membership dropped) and answering
     // 401, or 503 to come back with the account as it is now.
-    if state.inner.session_changes.load(Ordering::SeqCst) != session_changes
+    if state.inner.sessions.generation() != session_changes
         && state.authenticate(&token).await? != signed_in
     {
         return Err(ApiError::Unavailable(
             "your account changed; reconnect".into(),
         ));
     }
-    if state.inner.access_changes.load(Ordering::SeqCst) != access_changes {
+    if state.inner.rules.generation() != access_changes {
         let fresh = state.directory().resolution(&resolution_id).await?;
         let fresh_access = access_policy(fresh)(&identity);
         if fresh_access != access {

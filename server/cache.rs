@@ -9,13 +9,15 @@
 //! races a change when it starts before the change is written and stores
 //! its result after the change was forgotten; every `forget` therefore moves
 //! a generation, and a result read under an older generation is not stored.
+//! The generation is also the count of changes a caller may compare before
+//! and after something that must not miss one (`sync_document`).
 //! Entries also expire after a while, which bounds how long a node keeps a
 //! record whose change it never heard of (a notice lost with the listening
 //! connection is covered: the node clears everything when it reconnects).
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A bounded map of recent reads. Cheap to share: one short lock per call.
@@ -49,25 +51,29 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         }
     }
 
+    /// The map, also after a panic elsewhere held its lock (every change
+    /// under the lock leaves it whole).
+    fn lock(&self) -> MutexGuard<'_, Inner<K, V>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The value read for `key`, unless it has expired or been forgotten.
     pub fn get(&self, key: &K) -> Option<V> {
-        let inner = self.inner.lock().ok()?;
+        let inner = self.lock();
         let (value, stored) = inner.entries.get(key)?;
         (stored.elapsed() < self.ttl).then(|| value.clone())
     }
 
     /// Call before reading from the database; pass the result to
-    /// [`ReadCache::store`].
+    /// [`ReadCache::store`]. Moves with every `forget` and `clear`.
     pub fn generation(&self) -> Generation {
-        Generation(self.inner.lock().map_or(u64::MAX, |inner| inner.generation))
+        Generation(self.lock().generation)
     }
 
     /// Keeps `value`, read from the database since `read_at`, unless
     /// something was forgotten since (the read may predate that change).
     pub fn store(&self, key: K, value: V, read_at: Generation) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
+        let mut inner = self.lock();
         if inner.generation != read_at.0 {
             return;
         }
@@ -85,10 +91,9 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
 
     /// Drops the entries `which` selects, and every read in flight.
     pub fn forget(&self, which: impl Fn(&K, &V) -> bool) {
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.generation += 1;
-            inner.entries.retain(|key, (value, _)| !which(key, value));
-        }
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.entries.retain(|key, (value, _)| !which(key, value));
     }
 
     /// Drops everything, and every read in flight.
@@ -128,6 +133,7 @@ mod tests {
         cache.forget(|key, _| *key == "a");
         cache.store("a", 1, read_at);
         assert_eq!(cache.get(&"a"), None);
+        assert_ne!(cache.generation(), read_at, "the change is counted");
         // A read after the change is kept.
         cache.store("a", 2, cache.generation());
         assert_eq!(cache.get(&"a"), Some(2));

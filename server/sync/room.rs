@@ -899,10 +899,14 @@ impl PendingAwareness {
                 .is_none_or(|last| last + AWARENESS_FLUSH_AFTER <= now)
     }
 
-    /// The latest entry of each client, in the order of their last change:
-    /// every entry for the members, and the local ones for the other nodes.
-    fn take(&mut self) -> (Vec<AwarenessEntry>, Vec<AwarenessEntry>) {
-        self.last_flush = Some(Instant::now());
+    /// What goes out now. Only a relay of changes starts a window: joiners
+    /// alone do not make the next change wait.
+    fn take(&mut self) -> Relay {
+        let mut joiners = std::mem::take(&mut self.joiners);
+        joiners.sort_unstable();
+        if !self.entries.is_empty() {
+            self.last_flush = Some(Instant::now());
+        }
         let mut seen = std::collections::HashSet::new();
         let mut latest: Vec<(AwarenessEntry, bool)> = std::mem::take(&mut self.entries)
             .into_iter()
@@ -915,8 +919,23 @@ impl PendingAwareness {
             .filter(|(_, local)| *local)
             .map(|(entry, _)| entry.clone())
             .collect();
-        (latest.into_iter().map(|(entry, _)| entry).collect(), local)
+        Relay {
+            all: latest.into_iter().map(|(entry, _)| entry).collect(),
+            local,
+            joiners,
+        }
     }
+}
+
+/// What a room's relay of awareness sends (see [`PendingAwareness::take`]).
+struct Relay {
+    /// The latest entry of each client, in the order of their last change,
+    /// for the members.
+    all: Vec<AwarenessEntry>,
+    /// Those of this node's clients, for the other nodes.
+    local: Vec<AwarenessEntry>,
+    /// The members owed every state, sorted.
+    joiners: Vec<ConnectionId>,
 }
 
 /// Sleeps until `at`, or for ever.
@@ -1571,20 +1590,16 @@ impl Room {
         if self.pending_awareness.is_empty() {
             return;
         }
-        let mut joiners = std::mem::take(&mut self.pending_awareness.joiners);
-        // Only a relay of changes starts a window: joiners alone do not make
-        // the next change wait.
-        let (all, local) = if self.pending_awareness.entries.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            self.pending_awareness.take()
-        };
+        let Relay {
+            all,
+            local,
+            joiners,
+        } = self.pending_awareness.take();
         if let Some(cluster) = &self.rooms.inner.cluster
             && !local.is_empty()
         {
             cluster.awareness(&self.document, &local);
         }
-        joiners.sort_unstable();
         if !joiners.is_empty() {
             for frame in self.awareness.encode_states() {
                 for &connection in &joiners {
@@ -2225,6 +2240,28 @@ mod tests {
         (frames, alive)
     }
 
+    /// A registry of rooms over a fresh SQLite store in `dir`.
+    async fn sqlite_rooms(
+        dir: &tempfile::TempDir,
+        config: RoomConfig,
+    ) -> (Arc<crate::store::sqlite::SqliteStore>, Rooms) {
+        let url = format!("sqlite://{}", dir.path().join("plenary.db").display());
+        let store = Arc::new(
+            crate::store::sqlite::SqliteStore::open(&url)
+                .await
+                .expect("opens"),
+        );
+        let rooms = Rooms::new(
+            store.clone(),
+            config,
+            CancellationToken::new(),
+            Arc::default(),
+            None,
+            None,
+        );
+        (store, rooms)
+    }
+
     /// The protocol messages queued for a connection so far.
     fn received(frames: &mut outbound::Receiver) -> Vec<protocol::Message> {
         let mut messages = Vec::new();
@@ -2242,18 +2279,7 @@ mod tests {
     async fn while_a_snapshot_is_rebuilt_a_fresh_client_is_answered_and_the_rest_waits_in_order() {
         use yrs::{GetString, ReadTxn, Text, Transact};
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let url = format!("sqlite://{}", dir.path().join("plenary.db").display());
-        let store = crate::store::sqlite::SqliteStore::open(&url)
-            .await
-            .expect("opens");
-        let rooms = Rooms::new(
-            Arc::new(store),
-            RoomConfig::default(),
-            CancellationToken::new(),
-            Arc::default(),
-            None,
-            None,
-        );
+        let (_, rooms) = sqlite_rooms(&dir, RoomConfig::default()).await;
         let source = yrs::Doc::new();
         let text = source.get_or_insert_text("t");
         text.insert(
@@ -2409,7 +2435,7 @@ mod tests {
         pending.push([entry(2, 1, None)], true);
         // Nothing was relayed lately: due at once.
         assert!(pending.due(Instant::now()));
-        let (all, local) = pending.take();
+        let Relay { all, local, .. } = pending.take();
         assert_eq!(
             all,
             vec![
@@ -2434,25 +2460,13 @@ mod tests {
         assert!(pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
     }
 
-    /// A member who joins gets every presence state: at once in a quiet
-    /// room; in a busy one, with the others who joined in the same 20 ms, in
-    /// one frame encoded once for them all, while the members already there
-    /// get only what changed.
+    /// A member who joins gets every presence state with the next relay;
+    /// the members who joined within the same 20 ms share one encoding of
+    /// it, while the members already there get only what changed.
     #[tokio::test]
     async fn members_who_join_together_share_one_frame_of_every_state() {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let url = format!("sqlite://{}", dir.path().join("plenary.db").display());
-        let store = crate::store::sqlite::SqliteStore::open(&url)
-            .await
-            .expect("opens");
-        let rooms = Rooms::new(
-            Arc::new(store),
-            RoomConfig::default(),
-            CancellationToken::new(),
-            Arc::default(),
-            None,
-            None,
-        );
+        let (_, rooms) = sqlite_rooms(&dir, RoomConfig::default()).await;
         let mut room = Room::new(rooms, DocumentId::parse("preamble").expect("an id"), 1);
         let presence = |connection: u64, clock: u64, state: &str| Command::Messages {
             connection: ConnectionId(connection),
@@ -2535,12 +2549,11 @@ mod tests {
         use crate::store::Store;
         use yrs::{GetString, Text, Transact};
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let url = format!("sqlite://{}", dir.path().join("plenary.db").display());
-        let store = Arc::new(
-            crate::store::sqlite::SqliteStore::open(&url)
-                .await
-                .expect("opens"),
-        );
+        let config = RoomConfig {
+            compact_after: 2,
+            ..RoomConfig::default()
+        };
+        let (store, rooms) = sqlite_rooms(&dir, config).await;
         let document = DocumentId::parse("operative").expect("an id");
         let source = yrs::Doc::with_client_id(7);
         let text = source.get_or_insert_text("t");
@@ -2559,18 +2572,6 @@ mod tests {
             .append_updates(&document, Seq(1), &updates)
             .await
             .expect("appends");
-        let config = RoomConfig {
-            compact_after: 2,
-            ..RoomConfig::default()
-        };
-        let rooms = Rooms::new(
-            store.clone(),
-            config,
-            CancellationToken::new(),
-            Arc::default(),
-            None,
-            None,
-        );
         let mut room = Room::new(rooms, document.clone(), 1);
         room.load().await.expect("loads");
         assert_eq!(room.log.len(), 3);

@@ -169,20 +169,8 @@ async fn a_change_on_one_node_holds_on_every_node() {
     let writer = YrsClient::connect(&node_b, &fixture.room_for(&delegate)).await;
     writer.wait_synced().await;
     writer.close();
-    let open_documents = || async {
-        let body = reqwest::get(node_b.http_url("/metrics"))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("a body");
-        body.lines()
-            .find_map(|line| line.strip_prefix("plenary_open_documents "))
-            .and_then(|count| count.parse::<u64>().ok())
-            .expect("plenary_open_documents")
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while open_documents().await > 0 {
+    while node_b.metric("plenary_open_documents").await > 0.0 {
         assert!(
             std::time::Instant::now() < deadline,
             "node B unloads the document"

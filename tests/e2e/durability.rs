@@ -145,15 +145,7 @@ async fn a_failed_load_refuses_and_never_overwrites(db: TestDb) {
         writer.close();
         writer.wait_closed().await;
     }
-    // Wait for the room to unload.
-    let rooms = server.state.rooms().clone();
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while rooms.open_documents() > 0 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the idle document unloads");
+    server.until_unloaded().await;
 
     store.fail_loads(true);
     let url = format!("{}/{room}", crate::support::Endpoint::ws_url(&server));
@@ -333,14 +325,7 @@ async fn an_idle_document_unloads_and_reloads_whole() {
             .await;
         client.close();
         client.wait_closed().await;
-        let rooms = server.state.rooms().clone();
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while rooms.open_documents() > 0 {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .expect("the idle document unloads");
+        server.until_unloaded().await;
     }
     server.stop().await;
 }

@@ -122,14 +122,7 @@ async fn a_thousand_unload_load_races_lose_nothing() {
         client.close();
         doc = client.doc.clone();
         if round % 2 == 1 {
-            let rooms = server.state.rooms().clone();
-            tokio::time::timeout(Duration::from_secs(10), async {
-                while rooms.open_documents() > 0 {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            })
-            .await
-            .expect("the idle document unloads");
+            server.until_unloaded().await;
         }
     }
     // A client that left before hearing its write acknowledged may have had
@@ -388,19 +381,7 @@ async fn one_account_adds_a_bounded_amount_of_server_memory() {
     });
     let sockets = futures_util::future::join_all(attacks).await;
     // The server closes each of them as a slow consumer.
-    let metrics_url = server.http_url("/metrics");
-    let closed = || async {
-        let text = reqwest::get(&metrics_url)
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("metrics");
-        text.lines()
-            .find_map(|line| line.strip_prefix("plenary_slow_consumers_closed_total "))
-            .and_then(|value| value.trim().parse::<f64>().ok())
-            .unwrap_or(0.0) as usize
-    };
+    let closed = || async { server.metric("plenary_slow_consumers_closed_total").await as usize };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while closed().await < CONNECTIONS {
         assert!(

@@ -240,6 +240,19 @@ impl InProcess {
         }
     }
 
+    /// Waits until every document has unloaded (with no idle time
+    /// configured, once its last socket has left and its last commit landed).
+    pub async fn until_unloaded(&self) {
+        let rooms = self.state.rooms();
+        tokio::time::timeout(PATIENCE, async {
+            while rooms.open_documents() > 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .await
+        .expect("the idle documents unload");
+    }
+
     /// Default configuration (tests adjust it before starting).
     pub fn config() -> plenary::config::Config {
         plenary::config::Config::new(([127, 0, 0, 1], 0).into(), "unused://")
@@ -398,6 +411,20 @@ impl Server {
 
     pub fn http_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// A counter or gauge of `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = reqwest::get(self.http_url("/metrics"))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} is not in /metrics"))
     }
 
     /// SIGKILL: the process dies at once, with whatever it had in flight.
