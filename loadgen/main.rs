@@ -30,6 +30,13 @@ use serde_json::{Value, json};
 use crate::scenarios::Run;
 use crate::server::{Node, ServerSpec};
 
+/// jemalloc, as the server: every client's document only grows, and glibc's
+/// allocator gave freed pages back and took fresh ones, zeroed by the kernel,
+/// again and again (a sixth of the generator's time in `saturation`).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Load generator for y-websocket servers (Plenary and its peers).
 #[derive(Debug, Parser)]
 #[command(name = "plenary-load", version, about)]

@@ -798,6 +798,69 @@ mod tests {
         }
     }
 
+    /// yrs (vendor/yrs.patch) guesses where a clock lies in a client's
+    /// blocks before it searches them: three writers insert and delete at
+    /// random, in runs of one to four characters that the others then cut
+    /// (so that a client's blocks differ in length, and origins fall inside
+    /// them), and every document, the replica's too, holds what a plain
+    /// string holds after the same edits.
+    #[test]
+    fn edits_anywhere_in_blocks_of_every_length_land_where_they_were_made() {
+        let writers: Vec<Doc> = (1..=3).map(Doc::with_client_id).collect();
+        let mut replica = Replica::empty();
+        let mut expected = String::new();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |bound: u32| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((seed >> 33) % u64::from(bound.max(1))) as u32
+        };
+        for step in 0..3000 {
+            let writer = &writers[next(3) as usize];
+            let text = writer.get_or_insert_text("t");
+            let update = {
+                let mut transaction = writer.transact_mut();
+                let length = text.len(&transaction);
+                if length > 8 && next(4) == 0 {
+                    let at = next(length);
+                    let count = (1 + next(3)).min(length - at);
+                    text.remove_range(&mut transaction, at, count);
+                    expected.replace_range(at as usize..(at + count) as usize, "");
+                } else {
+                    let at = next(length + 1);
+                    let run: String = (0..=next(4))
+                        .map(|index| char::from(b'a' + ((step + index) % 26) as u8))
+                        .collect();
+                    text.insert(&mut transaction, at, &run);
+                    expected.insert_str(at as usize, &run);
+                }
+                transaction.encode_update_v1()
+            };
+            for other in &writers {
+                other
+                    .transact_mut()
+                    .apply_update(decode_update(&update).expect("valid"))
+                    .expect("applies");
+            }
+            replica
+                .apply(decode_update(&update).expect("valid"), &update)
+                .expect("applies");
+        }
+        for writer in &writers {
+            let text = writer.get_or_insert_text("t");
+            assert_eq!(text.get_string(&writer.transact()), expected);
+        }
+        assert_eq!(text(&replica), expected);
+        let reloaded = Replica::load(&StoredDocument {
+            snapshot: Some(replica.full_state().expect("encodes").to_vec()),
+            snapshot_seq: Seq(1),
+            updates: Vec::new(),
+        })
+        .expect("loads");
+        assert_eq!(text(&reloaded), expected);
+    }
+
     #[test]
     fn garbage_is_refused() {
         assert!(decode_update(&[0xff, 0xff, 0xff]).is_err());
