@@ -59,11 +59,12 @@ impl ClientBlockList {
         } else {
             // Plenary: a client's blocks hold consecutive clocks, so where `clock` lies
             // between the clocks at the two ends of the range searched is a good guess
-            // of its index: exact when the blocks are of one length, as when several
-            // people type a character at a time. (yrs 0.28.1 guessed `clock / end`,
-            // an integer division that is 0 for any clock but the last, and so always
-            // searched by halving from the start: a dozen or more blocks read, each a
-            // cache miss, for every origin of every update applied to a long text.)
+            // of its index: exact when every block holds one clock (characters typed
+            // at scattered places), near it when the blocks are of similar lengths.
+            // (yrs 0.28.1 guessed `clock / end`, an integer division that is 0 for
+            // any clock but the last, and so searched by halving from the start: a
+            // dozen or more blocks read, each a cache miss, for every origin of every
+            // update applied to a long text.)
             // Guesses alternate with halving, so a list whose blocks differ wildly in
             // length is still searched in logarithmic time.
             let mut low_clock = 0u32; // the first clock of block `left`, as far as known
