@@ -2,7 +2,9 @@
 //! as the room applies them: arbitrary bytes split into several updates, so
 //! that one may depend on another that never comes (pending structs, which
 //! must stay bounded per document), then the body read through the schema.
-//! Also the stored-document path: the same bytes folded as a log.
+//! Also the stored-document path: the same bytes folded as a log; and the
+//! relay: the updates that applied, merged into one frame as a room merges a
+//! committed batch (`merge_updates_v1`), which must not panic either.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -19,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let parts = usize::from(split % 4) + 1;
     let size = rest.len().div_ceil(parts).max(1);
     let mut replica = plenary_fuzz_seed::replica();
+    let mut applied: Vec<&[u8]> = Vec::new();
     for chunk in rest.chunks(size) {
         // The preflight walk refuses nothing yrs would read: what it calls
         // truncated or unknown, yrs refuses too (counts beyond the message
@@ -36,12 +39,18 @@ fuzz_target!(|data: &[u8]| {
         };
         if replica.apply(update, chunk).is_err() {
             replica = plenary_fuzz_seed::replica();
+            applied.clear();
+        } else {
+            applied.push(chunk);
         }
         let pending = replica.pending_bytes();
         assert!(
             pending <= MAX_PENDING_BYTES,
             "{pending} pending bytes kept after apply"
         );
+    }
+    if applied.len() > 1 {
+        let _ = yrs::merge_updates_v1(applied.iter().copied());
     }
     let blocks = read_body(replica.doc());
     let _ = numbers(&blocks);
