@@ -23,7 +23,12 @@ use yrs::{Doc, ReadTxn, StateVector, Text, Transact};
 /// `count` keystrokes typed by one client, each as its own v1 update, like a
 /// y-websocket client sends them.
 fn keystrokes(client: u64, count: usize) -> Vec<Vec<u8>> {
-    let doc = Doc::with_client_id(client);
+    type_scattered(&Doc::with_client_id(client), count)
+}
+
+/// `count` keystrokes typed into `doc` at scattered places, each as its own
+/// v1 update.
+fn type_scattered(doc: &Doc, count: usize) -> Vec<Vec<u8>> {
     let text = doc.get_or_insert_text("body");
     (0..count)
         .map(|index| {
@@ -36,22 +41,12 @@ fn keystrokes(client: u64, count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// `count` keystrokes typed by `client` at scattered places of the document
-/// `state`, each as its own v1 update.
-fn keystrokes_after(state: &[u8], client: u64, count: usize) -> Vec<Vec<u8>> {
+/// A document holding `state`, as `client`.
+fn doc_with(state: &[u8], client: u64) -> Doc {
     let doc = Doc::with_client_id(client);
-    let text = doc.get_or_insert_text("body");
     let update = crdt::decode_update(state).expect("valid");
     doc.transact_mut().apply_update(update).expect("applies");
-    (0..count)
-        .map(|index| {
-            let mut transaction = doc.transact_mut();
-            let length = text.len(&transaction);
-            let position = (index as u32 * 104_729) % (length + 1);
-            text.insert(&mut transaction, position, "y");
-            transaction.encode_update_v1()
-        })
-        .collect()
+    doc
 }
 
 fn full_state(updates: &[Vec<u8>]) -> Vec<u8> {
@@ -188,18 +183,13 @@ fn apply_and_encode(c: &mut Criterion) {
         .flat_map(|client| keystrokes(client + 1, 25_000))
         .collect();
     let long_state = full_state(&long);
-    let typed = keystrokes_after(&long_state, 98, 1000);
+    let typed = type_scattered(&doc_with(&long_state, 98), 1000);
     group.throughput(Throughput::Elements(typed.len() as u64));
     group.bench_function(
         "1,000 keystrokes applied to a text of 100,000 interleaved characters",
         |b| {
             b.iter_batched(
-                || {
-                    let doc = Doc::new();
-                    let update = crdt::decode_update(&long_state).expect("valid");
-                    doc.transact_mut().apply_update(update).expect("applies");
-                    doc
-                },
+                || doc_with(&long_state, 99),
                 |doc| {
                     for update in &typed {
                         let update = crdt::decode_update(update).expect("valid");

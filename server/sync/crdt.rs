@@ -817,7 +817,8 @@ mod tests {
             ((seed >> 33) % u64::from(bound.max(1))) as u32
         };
         for step in 0..3000 {
-            let writer = &writers[next(3) as usize];
+            let at_writer = next(3) as usize;
+            let writer = &writers[at_writer];
             let text = writer.get_or_insert_text("t");
             let update = {
                 let mut transaction = writer.transact_mut();
@@ -837,7 +838,10 @@ mod tests {
                 }
                 transaction.encode_update_v1()
             };
-            for other in &writers {
+            for (index, other) in writers.iter().enumerate() {
+                if index == at_writer {
+                    continue;
+                }
                 other
                     .transact_mut()
                     .apply_update(decode_update(&update).expect("valid"))

@@ -26,6 +26,65 @@ struct SquashBlockRange {
 unsafe impl Send for ClientBlockList {}
 unsafe impl Sync for ClientBlockList {}
 
+/// Plenary: the index of the block holding `clock` among `len` blocks sorted by clock, whose
+/// inclusive clock ranges `range_of` gives; `None` when no block holds it. Both of yrs's
+/// searches of a client's blocks (a document's store, and an update's blocks when what is
+/// known is cut off them) use it.
+///
+/// A client's blocks hold consecutive clocks, so where `clock` lies between the clocks at the
+/// two ends of the range searched is a good guess of its index: exact when every block holds
+/// one clock (characters typed at scattered places), near it when the blocks are of similar
+/// lengths. (yrs 0.28.1 guessed `clock / end`, an integer division that is 0 for any clock
+/// but the last, and so searched by halving from the start: a dozen or more blocks read, each
+/// a cache miss, for every origin of every update applied to a long text.) Guesses alternate
+/// with halving, so a list whose blocks differ wildly in length is still searched in
+/// logarithmic time.
+pub(crate) fn find_clock(
+    len: usize,
+    clock: u32,
+    range_of: impl Fn(usize) -> (u32, u32),
+) -> Option<usize> {
+    let mut left = 0;
+    let mut right = len.checked_sub(1)?;
+    let (start, end) = range_of(right);
+    if start == clock {
+        // a common case is to just append a block at the end, so check first if we can do that
+        return Some(right);
+    }
+    if clock > end {
+        return None; // clock lands past the last block, so no block owns it.
+    }
+    let mut low_clock = 0u32; // the first clock of block `left`, as far as known
+    let mut high_clock = end; // the last clock of block `right`
+    let mut guess = true;
+    while left <= right {
+        let span = right - left;
+        let mid = if guess && high_clock > low_clock && clock >= low_clock {
+            let offset =
+                (clock - low_clock) as u64 * span as u64 / (high_clock - low_clock) as u64;
+            left + (offset as usize).min(span)
+        } else {
+            left + span / 2
+        };
+        guess = !guess;
+        let (start, end) = range_of(mid);
+        if start <= clock {
+            if clock <= end {
+                return Some(mid);
+            }
+            left = mid + 1;
+            low_clock = end.saturating_add(1);
+        } else {
+            if mid == 0 {
+                return None;
+            }
+            right = mid - 1;
+            high_clock = start - 1;
+        }
+    }
+    None
+}
+
 impl ClientBlockList {
     pub fn last(&self) -> Option<BlockRef<'_>> {
         let cell = self.inner.last()?;
@@ -47,58 +106,10 @@ impl ClientBlockList {
     /// Given a block's identifier clock value, return an offset under which this block could be
     /// found using binary search algorithm, or a index under which this block should be inserted.
     pub(crate) fn find_index(&self, clock: u32) -> Option<usize> {
-        let mut left = 0;
-        let mut right = self.inner.len() - 1;
-        let block = unsafe { &*self.inner[right].get() };
-        let (start, end) = block.clock_range();
-        if start == clock {
-            // a common case is to just append a block at the end, so check first if we can do that
-            Some(right)
-        } else if clock > end {
-            None // clock lands past the last block, so no block owns it.
-        } else {
-            // Plenary: a client's blocks hold consecutive clocks, so where `clock` lies
-            // between the clocks at the two ends of the range searched is a good guess
-            // of its index: exact when every block holds one clock (characters typed
-            // at scattered places), near it when the blocks are of similar lengths.
-            // (yrs 0.28.1 guessed `clock / end`, an integer division that is 0 for
-            // any clock but the last, and so searched by halving from the start: a
-            // dozen or more blocks read, each a cache miss, for every origin of every
-            // update applied to a long text.)
-            // Guesses alternate with halving, so a list whose blocks differ wildly in
-            // length is still searched in logarithmic time.
-            let mut low_clock = 0u32; // the first clock of block `left`, as far as known
-            let mut high_clock = end; // the last clock of block `right`
-            let mut guess = true;
-            while left <= right {
-                let span = right - left;
-                let mid = if guess && high_clock > low_clock && clock >= low_clock {
-                    let offset = (clock - low_clock) as u64 * span as u64
-                        / (high_clock - low_clock) as u64;
-                    left + (offset as usize).min(span)
-                } else {
-                    left + span / 2
-                };
-                guess = !guess;
-                let block = unsafe { &*self.inner[mid].get() };
-                let (start, end) = block.clock_range();
-                if start <= clock {
-                    if clock <= end {
-                        return Some(mid);
-                    }
-                    left = mid + 1;
-                    low_clock = end.saturating_add(1);
-                } else {
-                    if mid == 0 {
-                        return None;
-                    }
-                    right = mid - 1;
-                    high_clock = start - 1;
-                }
-            }
-
-            None
-        }
+        find_clock(self.inner.len(), clock, |index| {
+            let block = unsafe { &*self.inner[index].get() };
+            block.clock_range()
+        })
     }
 
     /// Attempts to find a Block which contains given clock sequence number within current block

@@ -129,31 +129,9 @@ impl BlockSet {
     }
 
     fn find_index(blocks: &VecDeque<Block>, clock: u32) -> usize {
-        let mut left = 0;
-        let mut right = blocks.len() - 1;
-        let mut block = &blocks[right];
-        let (mut start, mut end) = block.clock_range();
-        if start == clock {
-            // a common case is to just append a block at the end, so check first if we can do that
-            right
-        } else {
-            let mut mid = ((clock / end) * right as u32) as usize;
-            while left <= right {
-                block = &blocks[mid];
-                (start, end) = block.clock_range();
-                if start <= clock {
-                    if clock <= end {
-                        return mid;
-                    }
-                    left = mid + 1;
-                } else {
-                    right = mid - 1;
-                }
-                mid = (left + right) / 2;
-            }
-
-            unreachable!()
-        }
+        // Plenary: the search of the block store (see `find_clock`).
+        crate::block_store::find_clock(blocks.len(), clock, |index| blocks[index].clock_range())
+            .unwrap_or_else(|| unreachable!())
     }
 }
 
