@@ -4,7 +4,8 @@
 //! - applying an update to a document and re-encoding it for relay
 //!   (`Replica::apply`, `protocol::encode_update`);
 //! - a group commit of N updates on SQLite (`Store::append_updates`);
-//! - loading a compacted document (`Replica::load`);
+//! - loading a compacted document (`Replica::load`), and answering its
+//!   clients' sync step 1 (`Replica::diff`);
 //! - exporting a 100-paragraph resolution in each format (`export::render`).
 //!
 //! `cargo bench --bench hot_paths`; results under target/criterion.
@@ -287,6 +288,29 @@ fn load_compacted(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     });
+    // A reconnect storm: every client held the whole document when it lost
+    // its connection, so each asks with the same state vector. What yrs
+    // takes to answer one of them, and what the replica takes (it answers
+    // the second from its cache).
+    let mut replica = Replica::load(&compacted).expect("loads");
+    let up_to_date = replica.doc().transact().state_vector();
+    group.bench_function(
+        "sync step 2 for a peer holding everything, encoded by yrs",
+        |b| {
+            b.iter(|| {
+                replica
+                    .doc()
+                    .transact()
+                    .encode_state_as_update_v1(black_box(&up_to_date))
+            });
+        },
+    );
+    group.bench_function(
+        "sync step 2 for a peer holding everything, Replica::diff",
+        |b| {
+            b.iter(|| replica.diff(black_box(&up_to_date)).expect("encodes"));
+        },
+    );
     group.finish();
 }
 

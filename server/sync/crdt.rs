@@ -168,11 +168,23 @@ pub enum Applied {
     Unchanged,
 }
 
-/// A document replica, with the encoded full state cached between changes
-/// (a reconnect storm asks for it a thousand times over).
+/// A document replica, with its encodings cached between changes.
 pub struct Replica {
     doc: Doc,
-    full_state: Option<Bytes>,
+    encoded: Encoded,
+}
+
+/// Encodings of the document, kept until its next change. A reconnect storm
+/// asks for the same one a thousand times over: the whole document from
+/// clients that start empty, and from clients that were up to date when
+/// they lost the connection, the answer to one and the same state vector
+/// (no structs, and every deletion the document holds, which yrs gathers
+/// by walking all its blocks).
+#[derive(Default)]
+struct Encoded {
+    full: Option<Bytes>,
+    /// The last answer to a state vector that is not empty, and that vector.
+    diff: Option<(StateVector, Bytes)>,
 }
 
 impl std::fmt::Debug for Replica {
@@ -195,7 +207,7 @@ impl Replica {
     pub fn empty() -> Self {
         Self {
             doc: new_doc(),
-            full_state: None,
+            encoded: Encoded::default(),
         }
     }
 
@@ -213,7 +225,7 @@ impl Replica {
     /// as its full state: it is the whole document as yrs encoded it.
     pub fn from_snapshot(snapshot: Bytes) -> Result<Self, CorruptDocument> {
         let mut replica = Self::build(&[(0, &snapshot)])?;
-        replica.full_state = Some(snapshot);
+        replica.encoded.full = Some(snapshot);
         Ok(replica)
     }
 
@@ -325,7 +337,7 @@ impl Replica {
         if !changed {
             return Ok(Applied::Unchanged);
         }
-        self.full_state = None;
+        self.encoded = Encoded::default();
         // Structs that were pending may have been integrated by this update,
         // types among them.
         if creates_types || was_pending || pending_after.is_some() {
@@ -341,7 +353,7 @@ impl Replica {
         // checked by encoding the document (rare: pending structs wait for
         // updates a client has not sent yet).
         if pending_after.is_some() {
-            self.full_state = Some(self.encode_full_state()?);
+            self.encoded.full = Some(self.encode_full_state()?);
         }
         Ok(Applied::Changed)
     }
@@ -361,7 +373,7 @@ impl Replica {
         }
         let update = transaction.encode_update_v1();
         drop(transaction);
-        self.full_state = None;
+        self.encoded = Encoded::default();
         Ok(Some(Bytes::from(update)))
     }
 
@@ -370,25 +382,33 @@ impl Replica {
         self.doc.transact().state_vector().encode_v1()
     }
 
-    /// What a peer with `state_vector` is missing (the answer to its step 1).
+    /// What a peer with `state_vector` is missing (the answer to its step 1),
+    /// cached for the next peer with the same vector until the next change.
     pub fn diff(&mut self, state_vector: &StateVector) -> Result<Bytes, InvalidUpdate> {
         if state_vector.is_empty() {
             return self.full_state();
         }
+        if let Some((asked, answer)) = &self.encoded.diff
+            && asked == state_vector
+        {
+            return Ok(answer.clone());
+        }
         let doc = &self.doc;
-        catch_unwind(AssertUnwindSafe(|| {
+        let answer = catch_unwind(AssertUnwindSafe(|| {
             Bytes::from(doc.transact().encode_state_as_update_v1(state_vector))
         }))
-        .map_err(|_| InvalidUpdate::Unencodable)
+        .map_err(|_| InvalidUpdate::Unencodable)?;
+        self.encoded.diff = Some((state_vector.clone(), answer.clone()));
+        Ok(answer)
     }
 
     /// The whole document as one update, cached until the next change.
     pub fn full_state(&mut self) -> Result<Bytes, InvalidUpdate> {
-        if let Some(state) = &self.full_state {
+        if let Some(state) = &self.encoded.full {
             return Ok(state.clone());
         }
         let state = self.encode_full_state()?;
-        self.full_state = Some(state.clone());
+        self.encoded.full = Some(state.clone());
         Ok(state)
     }
 
@@ -885,5 +905,48 @@ mod tests {
             .expect("applies");
         assert_ne!(replica.full_state().expect("encodes"), empty);
         assert_eq!(text(&replica), "Decides");
+    }
+
+    #[test]
+    fn the_answer_to_a_state_vector_is_cached_until_the_next_change() {
+        let mut replica = seeded();
+        // A peer that held everything when it lost its connection.
+        let peer = Doc::with_client_id(9);
+        let state = replica.full_state().expect("encodes");
+        peer.transact_mut()
+            .apply_update(decode_update(&state).expect("valid"))
+            .expect("applies");
+        let asked = peer.transact().state_vector();
+        let answer = replica.diff(&asked).expect("encodes");
+        assert_eq!(replica.diff(&asked).expect("encodes"), answer);
+        let update = edit(3, |doc| {
+            doc.get_or_insert_text("t")
+                .insert(&mut doc.transact_mut(), 0, "Further ");
+        });
+        apply_like_the_room(&mut replica, &update);
+        let after = replica.diff(&asked).expect("encodes");
+        assert_ne!(after, answer, "a change is answered, not the cached answer");
+        peer.transact_mut()
+            .apply_update(decode_update(&after).expect("valid"))
+            .expect("applies");
+        let peer_text = peer.get_or_insert_text("t").get_string(&peer.transact());
+        assert_eq!(peer_text, text(&replica));
+        // Another vector is answered for itself, not from the cache.
+        let other = Doc::with_client_id(10);
+        other
+            .transact_mut()
+            .apply_update(decode_update(&update).expect("valid"))
+            .expect("applies");
+        let answer = replica
+            .diff(&other.transact().state_vector())
+            .expect("encodes");
+        other
+            .transact_mut()
+            .apply_update(decode_update(&answer).expect("valid"))
+            .expect("applies");
+        assert_eq!(
+            other.transact().state_vector(),
+            replica.doc().transact().state_vector()
+        );
     }
 }
