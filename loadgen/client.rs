@@ -46,6 +46,9 @@ pub const WRITER_BASE: u64 = 1_000_000;
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest frame or message a client accepts.
+const MAX_MESSAGE_BYTES: usize = 1 << 30;
+
 /// The y-websocket client's reconnection delays: 100 ms · 2^n, at most 2.5 s.
 const MAX_BACKOFF: Duration = Duration::from_millis(2500);
 
@@ -584,8 +587,16 @@ impl Client {
         // by default: with a thousand clients reading small frames that was
         // the load generator's largest cost (a memset). The server reads in
         // 8 KiB chunks too; frames of any size still arrive whole.
+        //
+        // tungstenite also refuses frames over 16 MiB and messages over 64
+        // MiB by default, where a browser takes any size: a fresh client of
+        // the million keystrokes a `saturation` run leaves (a sync answer of
+        // over 20 MB in one frame) could never sync. The limit here is only
+        // against a runaway server.
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-            .read_buffer_size(8 * 1024);
+            .read_buffer_size(8 * 1024)
+            .max_frame_size(Some(MAX_MESSAGE_BYTES))
+            .max_message_size(Some(MAX_MESSAGE_BYTES));
         // Nagle off, as browsers have it (Chromium sets TCP_NODELAY on every
         // socket): a keystroke is sent when it is typed.
         let connecting = tokio_tungstenite::connect_async_with_config(

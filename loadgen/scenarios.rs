@@ -238,7 +238,10 @@ async fn converge(
         }
         fresh_client.abort();
     }
-    let converged = pending.is_empty() && differing == 0 && fresh_equal != json!(false);
+    // A fresh client that could not sync at all fails the run too.
+    let converged = pending.is_empty()
+        && differing == 0
+        && (fresh_equal.is_null() || fresh_equal == json!(true));
     let mut detail = json!({
         "converged": converged,
         "clients_behind": pending.len(),
