@@ -40,8 +40,11 @@ pub const TEXT: &str = "load";
 /// server; the server's work does not depend on where an edit lands.
 const SATURATOR_SPAN: u32 = 64;
 
-/// Client ids of writers start here; writer `i` is `WRITER_BASE + i`.
-pub const WRITER_BASE: u64 = 1_000_000;
+/// Client ids of writers start at or above this; see [`Shared::writer_id`].
+const WRITER_BASE: u64 = 1_000_000;
+
+/// Room for this many writers above each run's first writer id.
+const WRITERS_PER_BASE: u64 = 4096;
 
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -105,6 +108,11 @@ pub struct Shared {
     pub bytes_in: AtomicU64,
     /// Frames that held a message type this client does not know (ignored).
     pub unknown_frames: AtomicU64,
+    /// The client id of writer 0 of this scenario: random, so that a scenario
+    /// run again on a document that already holds another run's edits never
+    /// types under the ids of that run's writers (a y-websocket client never
+    /// takes an id that has items in the document).
+    writer_base: u64,
 }
 
 impl Shared {
@@ -122,7 +130,22 @@ impl Shared {
             frames_in: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             unknown_frames: AtomicU64::new(0),
+            // Below 2^32: the ids Yjs takes, which every peer server reads.
+            writer_base: WRITER_BASE + u64::from(rand::random::<u16>()) * WRITERS_PER_BASE,
         })
+    }
+
+    /// The yrs client id of writer `writer`.
+    pub fn writer_id(&self, writer: usize) -> u64 {
+        self.writer_base + writer as u64
+    }
+
+    /// The writer whose client id is `client`, if it is one of this scenario's.
+    pub fn writer_of(&self, client: u64) -> Option<usize> {
+        client
+            .checked_sub(self.writer_base)
+            .map(|writer| writer as usize)
+            .filter(|&writer| writer < self.writers.len())
     }
 
     fn nanos(&self) -> u64 {
@@ -386,7 +409,7 @@ enum Event {
 impl Client {
     fn new(options: ClientOptions, shared: Arc<Shared>, status: watch::Sender<Status>) -> Self {
         let doc = match options.role.writer() {
-            Some(writer) => Doc::with_client_id(WRITER_BASE + writer as u64),
+            Some(writer) => Doc::with_client_id(shared.writer_id(writer)),
             None => Doc::new(),
         };
         let rng = options.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -784,11 +807,7 @@ impl Client {
             if clock <= before || client == own {
                 continue;
             }
-            let Some(writer) = client
-                .checked_sub(WRITER_BASE)
-                .map(|w| w as usize)
-                .filter(|&w| w < self.shared.writers.len())
-            else {
+            let Some(writer) = self.shared.writer_of(client) else {
                 continue;
             };
             let log = &self.shared.writers[writer];

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use crate::client::{
-    self, ClientHandle, ClientOptions, Command, Endpoint, Report, Role, Shared, WRITER_BASE,
-};
+use crate::client::{self, ClientHandle, ClientOptions, Command, Endpoint, Report, Role, Shared};
 use crate::server::{Node, Sample, Sampler, ServerSpec, proc_stat};
 use crate::{Dialect, Sizes};
 
@@ -334,7 +332,7 @@ fn writer_clocks(shared: &Shared) -> HashMap<u64, u32> {
         .enumerate()
         .filter_map(|(index, log)| {
             let count = log.count.load(Ordering::Acquire) as u32;
-            (count > 0).then_some((WRITER_BASE + index as u64, count))
+            (count > 0).then_some((shared.writer_id(index), count))
         })
         .collect()
 }
@@ -554,7 +552,7 @@ pub async fn rooms(run: &Run) -> anyhow::Result<Value> {
         run,
         &clients,
         |index| {
-            let writer = WRITER_BASE + (index / 2) as u64;
+            let writer = shared.writer_id(index / 2);
             expected
                 .get(&writer)
                 .map(|&clock| HashMap::from([(writer, clock)]))
@@ -1044,12 +1042,12 @@ pub async fn soak(run: &Run) -> anyhow::Result<Value> {
         if index < PLENARY_CLIENTS {
             (0..TYPISTS)
                 .filter_map(|writer| {
-                    let id = WRITER_BASE + writer as u64;
+                    let id = shared.writer_id(writer);
                     expected.get(&id).map(|&clock| (id, clock))
                 })
                 .collect()
         } else {
-            let id = WRITER_BASE + (TYPISTS + (index - PLENARY_CLIENTS) / 2) as u64;
+            let id = shared.writer_id(TYPISTS + (index - PLENARY_CLIENTS) / 2);
             expected
                 .get(&id)
                 .map(|&clock| HashMap::from([(id, clock)]))
