@@ -119,6 +119,10 @@ impl Shared {
     /// State for `writers` writers; `tracked_clients` > 0 allocates the
     /// progress table that windowed writers wait on.
     pub fn new(writers: usize, tracked_clients: usize) -> Arc<Self> {
+        assert!(
+            writers as u64 <= WRITERS_PER_BASE,
+            "at most {WRITERS_PER_BASE} writers a scenario"
+        );
         Arc::new(Self {
             epoch: Instant::now(),
             writers: (0..writers).map(|_| WriterLog::default()).collect(),

@@ -918,7 +918,10 @@ mod tests {
             .expect("applies");
         let asked = peer.transact().state_vector();
         let answer = replica.diff(&asked).expect("encodes");
-        assert_eq!(replica.diff(&asked).expect("encodes"), answer);
+        let again = replica.diff(&asked).expect("encodes");
+        assert_eq!(again, answer);
+        // The same bytes, not an equal encoding made again.
+        assert_eq!(again.as_ptr(), answer.as_ptr(), "answered from the cache");
         let update = edit(3, |doc| {
             doc.get_or_insert_text("t")
                 .insert(&mut doc.transact_mut(), 0, "Further ");
