@@ -8,7 +8,7 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, Options, ReadTxn, StateVector, Transact, Update};
 
-use super::preflight;
+use super::{preflight, protocol};
 use crate::store::StoredDocument;
 
 /// Why an update or state vector from a client was refused.
@@ -179,12 +179,36 @@ pub struct Replica {
 /// clients that start empty, and from clients that were up to date when
 /// they lost the connection, the answer to one and the same state vector
 /// (no structs, and every deletion the document holds, which yrs gathers
-/// by walking all its blocks).
+/// by walking all its blocks). Each is kept framed as the sync step 2 that
+/// carries it, so that answering a client copies nothing.
 #[derive(Default)]
 struct Encoded {
-    full: Option<Bytes>,
+    full: Option<Answer>,
     /// The last answer to a state vector that is not empty, and that vector.
-    diff: Option<(StateVector, Bytes)>,
+    diff: Option<(StateVector, Answer)>,
+}
+
+/// An update framed as a sync step 2 (`[0, 1, update]`).
+#[derive(Clone)]
+struct Answer {
+    framed: Bytes,
+    /// Where the update starts in `framed`.
+    update: usize,
+}
+
+impl Answer {
+    fn new(update: &[u8]) -> Self {
+        let framed = protocol::encode_sync_step2(update);
+        Self {
+            update: framed.len() - update.len(),
+            framed,
+        }
+    }
+
+    /// The update alone (the same bytes, not a copy).
+    fn update(&self) -> Bytes {
+        self.framed.slice(self.update..)
+    }
 }
 
 impl std::fmt::Debug for Replica {
@@ -225,7 +249,7 @@ impl Replica {
     /// as its full state: it is the whole document as yrs encoded it.
     pub fn from_snapshot(snapshot: Bytes) -> Result<Self, CorruptDocument> {
         let mut replica = Self::build(&[(0, &snapshot)])?;
-        replica.encoded.full = Some(snapshot);
+        replica.encoded.full = Some(Answer::new(&snapshot));
         Ok(replica)
     }
 
@@ -353,7 +377,7 @@ impl Replica {
         // checked by encoding the document (rare: pending structs wait for
         // updates a client has not sent yet).
         if pending_after.is_some() {
-            self.encoded.full = Some(self.encode_full_state()?);
+            self.encoded.full = Some(Answer::new(&self.encode_full_state()?));
         }
         Ok(Applied::Changed)
     }
@@ -385,8 +409,17 @@ impl Replica {
     /// What a peer with `state_vector` is missing (the answer to its step 1),
     /// cached for the next peer with the same vector until the next change.
     pub fn diff(&mut self, state_vector: &StateVector) -> Result<Bytes, InvalidUpdate> {
+        self.answer(state_vector).map(|answer| answer.update())
+    }
+
+    /// The same, framed as the sync step 2 that answers the peer.
+    pub fn sync_answer(&mut self, state_vector: &StateVector) -> Result<Bytes, InvalidUpdate> {
+        self.answer(state_vector).map(|answer| answer.framed)
+    }
+
+    fn answer(&mut self, state_vector: &StateVector) -> Result<Answer, InvalidUpdate> {
         if state_vector.is_empty() {
-            return self.full_state();
+            return self.full_answer();
         }
         if let Some((asked, answer)) = &self.encoded.diff
             && asked == state_vector
@@ -394,22 +427,27 @@ impl Replica {
             return Ok(answer.clone());
         }
         let doc = &self.doc;
-        let answer = catch_unwind(AssertUnwindSafe(|| {
-            Bytes::from(doc.transact().encode_state_as_update_v1(state_vector))
+        let update = catch_unwind(AssertUnwindSafe(|| {
+            doc.transact().encode_state_as_update_v1(state_vector)
         }))
         .map_err(|_| InvalidUpdate::Unencodable)?;
+        let answer = Answer::new(&update);
         self.encoded.diff = Some((state_vector.clone(), answer.clone()));
         Ok(answer)
     }
 
     /// The whole document as one update, cached until the next change.
     pub fn full_state(&mut self) -> Result<Bytes, InvalidUpdate> {
-        if let Some(state) = &self.encoded.full {
-            return Ok(state.clone());
+        self.full_answer().map(|answer| answer.update())
+    }
+
+    fn full_answer(&mut self) -> Result<Answer, InvalidUpdate> {
+        if let Some(answer) = &self.encoded.full {
+            return Ok(answer.clone());
         }
-        let state = self.encode_full_state()?;
-        self.encoded.full = Some(state.clone());
-        Ok(state)
+        let answer = Answer::new(&self.encode_full_state()?);
+        self.encoded.full = Some(answer.clone());
+        Ok(answer)
     }
 
     fn encode_full_state(&self) -> Result<Bytes, InvalidUpdate> {
@@ -922,6 +960,10 @@ mod tests {
         assert_eq!(again, answer);
         // The same bytes, not an equal encoding made again.
         assert_eq!(again.as_ptr(), answer.as_ptr(), "answered from the cache");
+        // Framed as the sync step 2 once, around the same bytes.
+        let step2 = replica.sync_answer(&asked).expect("encodes");
+        assert_eq!(step2, protocol::encode_sync_step2(&answer));
+        assert_eq!(step2.as_ptr_range().end, answer.as_ptr_range().end);
         let update = edit(3, |doc| {
             doc.get_or_insert_text("t")
                 .insert(&mut doc.transact_mut(), 0, "Further ");

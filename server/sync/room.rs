@@ -738,9 +738,9 @@ struct Compaction {
 /// A replica being built from a stored snapshot, and what waits for it.
 struct Building {
     task: JoinHandle<Result<Replica, crdt::CorruptDocument>>,
-    /// The snapshot: the whole committed document, the answer to a client
-    /// that has nothing yet.
-    state: Bytes,
+    /// The snapshot (the whole committed document) framed as the sync step 2
+    /// that answers a client that has nothing yet.
+    step2: Bytes,
     /// When the load began.
     started: Instant,
     /// Commands that need the replica, in arrival order.
@@ -1156,11 +1156,11 @@ impl Room {
             && let Some(snapshot) = stored.snapshot.take()
         {
             // Serve from the snapshot while the replica is built (`on_built`).
-            let state = Bytes::from(snapshot);
-            let snapshot = state.clone();
+            let step2 = protocol::encode_sync_step2(&snapshot);
+            let snapshot = Bytes::from(snapshot);
             self.building = Some(Building {
                 task: tokio::task::spawn_blocking(move || Replica::from_snapshot(snapshot)),
-                state,
+                step2,
                 started,
                 waiting: VecDeque::new(),
                 held: HashSet::new(),
@@ -1251,7 +1251,7 @@ impl Room {
                 Inbound::SyncStep1(state_vector)
                     if state_vector.is_empty() && !building.held.contains(&connection) =>
                 {
-                    let step2 = protocol::encode_sync_step2(&building.state);
+                    let step2 = building.step2.clone();
                     self.rooms
                         .inner
                         .metrics
@@ -1455,10 +1455,10 @@ impl Room {
     fn handle_message(&mut self, connection: ConnectionId, message: Inbound) {
         match message {
             Inbound::SyncStep1(state_vector) => {
-                match self.replica.diff(&state_vector) {
-                    Ok(diff) => {
+                match self.replica.sync_answer(&state_vector) {
+                    Ok(step2) => {
                         tracing::trace!(%connection, held = !self.staged.updates.is_empty() || self.inflight.is_some(), "sync step 1 answered");
-                        self.deliver(Delivery(connection, protocol::encode_sync_step2(&diff)));
+                        self.deliver(Delivery(connection, step2));
                     }
                     Err(error) => {
                         // `apply` refuses what yrs cannot encode, so this is
@@ -2299,7 +2299,7 @@ mod tests {
                 let _ = opened.await;
                 Replica::from_snapshot(stored)
             }),
-            state: Bytes::from(snapshot.clone()),
+            step2: protocol::encode_sync_step2(&snapshot),
             started: Instant::now(),
             waiting: VecDeque::new(),
             held: HashSet::new(),
