@@ -26,6 +26,8 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -718,9 +720,16 @@ struct Batch {
     waiters: Vec<oneshot::Sender<Result<Seq, EditError>>>,
 }
 
+/// A batch's write, awaited by the room itself: it hands the batch to the
+/// store's writer and waits for its answer, with no task of its own between
+/// (a spawned task was two more hand-offs between threads on every commit).
+type Commit = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
 struct Inflight {
-    /// Writes the batch, and meanwhile encodes the frames that relay it.
-    task: JoinHandle<Result<Vec<Bytes>, StoreError>>,
+    /// Writes the batch.
+    commit: Commit,
+    /// The frames that relay the batch once it is committed.
+    relay: Vec<Bytes>,
     /// The sequence of its first update.
     first: Seq,
     /// The updates being written (cheap clones of the staged buffers).
@@ -1851,9 +1860,9 @@ impl Room {
     fn fail(&mut self, reason: CloseReason) {
         self.failed = true;
         self.staged = Batch::default();
-        if let Some(inflight) = self.inflight.take() {
-            inflight.task.abort();
-        }
+        // Dropping a write stops the wait for it: what it holds reaches
+        // nobody, whether or not the store's writer still commits it.
+        self.inflight = None;
         for (_, member) in self.members.drain() {
             if let Some(kill) = member.kill {
                 let _ = kill.send(reason.clone());
@@ -1871,13 +1880,12 @@ impl Room {
         let document = self.document.clone();
         let first = self.last_seq.next();
         let updates = batch.updates.clone();
-        let task = tokio::spawn(async move {
-            let relay = relay_frames(&updates);
-            store.append_updates(&document, first, &updates).await?;
-            Ok(relay)
-        });
+        let relay = relay_frames(&batch.updates);
+        let commit: Commit =
+            Box::pin(async move { store.append_updates(&document, first, &updates).await });
         self.inflight = Some(Inflight {
-            task,
+            commit,
+            relay,
             first,
             updates: batch.updates,
             bytes: batch.bytes,
@@ -1887,13 +1895,13 @@ impl Room {
         });
     }
 
-    fn on_committed(&mut self, result: Result<Vec<Bytes>, CommitError>) -> Flow {
+    fn on_committed(&mut self, result: Result<(), CommitError>) -> Flow {
         let Some(inflight) = self.inflight.take() else {
             return Flow::Continue;
         };
         let metrics = &self.rooms.inner.metrics;
         match result {
-            Ok(relay) => {
+            Ok(()) => {
                 tracing::trace!(
                     count = inflight.updates.len(),
                     held = inflight.held.len(),
@@ -1909,7 +1917,7 @@ impl Room {
                 if let Some(cluster) = &self.rooms.inner.cluster {
                     cluster.committed(&self.document, self.last_seq);
                 }
-                for frame in relay {
+                for frame in inflight.relay {
                     self.broadcast_now(frame);
                 }
                 self.release(inflight.held);
@@ -2138,13 +2146,12 @@ enum CommitError {
     Failed(String),
 }
 
-async fn wait_inflight(inflight: &mut Option<Inflight>) -> Result<Vec<Bytes>, CommitError> {
+async fn wait_inflight(inflight: &mut Option<Inflight>) -> Result<(), CommitError> {
     match inflight {
-        Some(inflight) => match (&mut inflight.task).await {
-            Ok(Ok(relay)) => Ok(relay),
-            Ok(Err(StoreError::Conflict(_))) => Err(CommitError::Conflict),
-            Ok(Err(error)) => Err(CommitError::Failed(error.to_string())),
-            Err(error) => Err(CommitError::Failed(format!("commit task failed: {error}"))),
+        Some(inflight) => match (&mut inflight.commit).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => Err(CommitError::Conflict),
+            Err(error) => Err(CommitError::Failed(error.to_string())),
         },
         None => std::future::pending().await,
     }
