@@ -1,6 +1,6 @@
 //! The application: its shared state, its router, and `serve`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -286,16 +286,7 @@ impl AppState {
         let sessions: Arc<[SessionId]> = sessions.into();
         let filter: IdentityFilter =
             Arc::new(move |identity: &Identity| sessions.contains(&identity.session));
-        self.inner
-            .rooms
-            .close_where(
-                filter,
-                CloseReason::new(
-                    close::SESSION_ENDED,
-                    "your session has ended; sign in again",
-                ),
-            )
-            .await;
+        self.inner.rooms.close_where(filter, session_ended()).await;
     }
 
     /// Makes the account's websockets reconnect, so they come back with its
@@ -320,10 +311,7 @@ impl AppState {
             Arc::new(move |identity: &Identity| identity.account == account);
         self.inner
             .rooms
-            .close_where(
-                filter,
-                CloseReason::new(close::SERVICE_RESTART, "your account changed; reconnecting"),
-            )
+            .close_where(filter, account_changed())
             .await;
     }
 
@@ -352,6 +340,70 @@ impl AppState {
             .rooms
             .reauthorize(&document, access_policy(resolution.clone()))
             .await;
+    }
+
+    /// Checks every open websocket of this node against the database, after
+    /// notices from the other nodes may have been missed (the listener's
+    /// connection was lost): a socket whose session ended closes, one whose
+    /// account changed reconnects, and every open document takes its
+    /// resolution's current rules. What the notices would have done, read
+    /// afresh. (A session that starts after the read is in neither set: its
+    /// sockets are left alone. One that ends after it is told by its notice,
+    /// the listener being back.)
+    async fn recheck_connections_here(&self) {
+        let documents = self.inner.rooms.open_document_ids();
+        if documents.is_empty() {
+            return;
+        }
+        match self.directory().unexpired_sessions(now_millis()).await {
+            Ok(sessions) => {
+                let (ended, live): (Vec<_>, Vec<_>) =
+                    sessions.into_iter().partition(|session| session.ended);
+                let ended: Arc<HashSet<SessionId>> = Arc::new(
+                    ended
+                        .into_iter()
+                        .map(|session| session.signed_in.session.id)
+                        .collect(),
+                );
+                let live: Arc<HashMap<SessionId, Identity>> = Arc::new(
+                    live.iter()
+                        .map(|session| {
+                            let signed_in = &session.signed_in;
+                            (signed_in.session.id.clone(), identity_of(signed_in))
+                        })
+                        .collect(),
+                );
+                self.inner
+                    .rooms
+                    .close_where(
+                        Arc::new(move |identity: &Identity| ended.contains(&identity.session)),
+                        session_ended(),
+                    )
+                    .await;
+                self.inner
+                    .rooms
+                    .close_where(
+                        Arc::new(move |identity: &Identity| {
+                            live.get(&identity.session)
+                                .is_some_and(|now| now != identity)
+                        }),
+                        account_changed(),
+                    )
+                    .await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not read the sessions to check open websockets");
+            }
+        }
+        for document in documents {
+            let id = ResolutionId(document.as_str().to_owned());
+            match self.directory().resolution(&id).await {
+                Ok(resolution) => self.reauthorize_here(&resolution).await,
+                Err(error) => {
+                    tracing::warn!(%document, %error, "could not re-read a resolution's rules");
+                }
+            }
+        }
     }
 
     /// A resolution, for its document's access rules (its phase and
@@ -545,6 +597,10 @@ async fn handle_notices(state: AppState, mut notices: mpsc::Receiver<crate::clus
                 state.inner.sessions.clear();
                 state.inner.rules.clear();
                 state.inner.rooms.catch_up_all().await;
+                // And every socket already open is checked as a notice
+                // would have: one let in on a session that ended, or under
+                // rules that changed, meanwhile does not stay.
+                state.recheck_connections_here().await;
             }
         }
     }
@@ -760,11 +816,8 @@ async fn sync_document(
     }
     let session_changes = state.inner.sessions.generation();
     let signed_in = state.authenticate(&token).await?;
-    let SignedIn {
-        session,
-        account,
-        delegation_name,
-    } = signed_in.clone();
+    let identity = Arc::new(identity_of(&signed_in));
+    let account = &signed_in.account;
     let access_changes = state.inner.rules.generation();
     let resolution_id = ResolutionId(name);
     let resolution = state.access_rules(&resolution_id).await?;
@@ -773,15 +826,6 @@ async fn sync_document(
         .document()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let slot = state.take_connection_slot(&account.id)?;
-    let identity = Arc::new(Identity {
-        account: account.id.clone(),
-        session: session.id.clone(),
-        name: account.name.clone(),
-        role: account.role,
-        delegation: account.delegation_id.clone(),
-        delegation_name,
-        expires_at: session.expires_at,
-    });
     let policy = access_policy(resolution);
     let access = policy(&identity);
     let connection = ConnectionId(state.inner.next_connection.fetch_add(1, Ordering::Relaxed));
@@ -871,6 +915,37 @@ async fn sync_document(
                 connection::run(sink, stream, parts).await;
             }
         }))
+}
+
+/// Why a websocket of a session that ended closes.
+fn session_ended() -> CloseReason {
+    CloseReason::new(
+        close::SESSION_ENDED,
+        "your session has ended; sign in again",
+    )
+}
+
+/// Why a websocket of an account that changed closes (to come back as it is now).
+fn account_changed() -> CloseReason {
+    CloseReason::new(close::SERVICE_RESTART, "your account changed; reconnecting")
+}
+
+/// Who a websocket of a signed-in session is, as its rooms know it.
+fn identity_of(signed_in: &SignedIn) -> Identity {
+    let SignedIn {
+        session,
+        account,
+        delegation_name,
+    } = signed_in;
+    Identity {
+        account: account.id.clone(),
+        session: session.id.clone(),
+        name: account.name.clone(),
+        role: account.role,
+        delegation: account.delegation_id.clone(),
+        delegation_name: delegation_name.clone(),
+        expires_at: session.expires_at,
+    }
 }
 
 /// Whether the request's `Origin` is this server (a browser's websocket to

@@ -25,6 +25,15 @@ pub struct NewAccount {
     pub password_hash: String,
 }
 
+/// A session not yet expired (see [`Directory::unexpired_sessions`]).
+#[derive(Debug, Clone)]
+pub struct UnexpiredSession {
+    /// The session and its account.
+    pub signed_in: SignedIn,
+    /// Revoked, or its account disabled: it no longer works.
+    pub ended: bool,
+}
+
 /// A new session: the hash of its token, never the token.
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -58,6 +67,11 @@ pub trait Directory: Send + Sync + std::fmt::Debug + 'static {
     /// its account not disabled), with its account and the name of its
     /// delegation, in one read: every request and every websocket asks.
     async fn session(&self, token_hash: &[u8], now: i64) -> Result<SignedIn, StoreError>;
+    /// Every session not expired at `now`, with its account as it is now
+    /// (as [`Directory::session`] reads one) and whether it ended early
+    /// (revoked, or its account disabled): what a node that may have missed
+    /// the other nodes' notices checks its open websockets against.
+    async fn unexpired_sessions(&self, now: i64) -> Result<Vec<UnexpiredSession>, StoreError>;
     /// Revokes one session.
     async fn revoke_session(&self, id: &SessionId, now: i64) -> Result<(), StoreError>;
     /// Revokes every live session of an account; returns their ids.
@@ -192,6 +206,12 @@ pub(crate) mod sql {
          from sessions s join accounts a on a.id = s.account_id \
          left join delegations d on d.id = a.delegation_id \
          where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and not a.disabled";
+    pub const SELECT_UNEXPIRED_SESSIONS: &str = "select s.id as session_id, s.created_at as session_created_at, s.expires_at, \
+         a.id, a.email, a.name, a.role, a.delegation_id, a.disabled, a.created_at, d.name as delegation_name, \
+         (s.revoked_at is not null or a.disabled) as ended \
+         from sessions s join accounts a on a.id = s.account_id \
+         left join delegations d on d.id = a.delegation_id \
+         where s.expires_at > $1";
     pub const REVOKE_SESSION: &str =
         "update sessions set revoked_at = $2 where id = $1 and revoked_at is null";
     pub const REVOKE_SESSIONS_OF: &str = "update sessions set revoked_at = $2 where account_id = $1 and revoked_at is null and expires_at > $2 returning id";
@@ -284,7 +304,7 @@ pub(crate) fn decode_enum<T>(value: &str, parse: fn(&str) -> Option<T>) -> Resul
 /// The body is the same for both; only the row and pool types differ.
 macro_rules! impl_directory {
     ($store:ty, $row:ty) => {
-        use $crate::store::directory::{decode_enum, map_error, sql};
+        use $crate::store::directory::{UnexpiredSession, decode_enum, map_error, sql};
 
         fn account_from_row(row: &$row) -> Result<Account, sqlx::Error> {
             let role: String = row.try_get("role")?;
@@ -299,6 +319,21 @@ macro_rules! impl_directory {
                     .map(DelegationId),
                 disabled: row.try_get("disabled")?,
                 created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn signed_in_from_row(row: &$row) -> Result<SignedIn, StoreError> {
+            let account = account_from_row(row)?;
+            let session = Session {
+                id: SessionId(row.try_get("session_id")?),
+                account_id: account.id.clone(),
+                created_at: row.try_get("session_created_at")?,
+                expires_at: row.try_get("expires_at")?,
+            };
+            Ok(SignedIn {
+                session,
+                account,
+                delegation_name: row.try_get("delegation_name")?,
             })
         }
 
@@ -875,18 +910,25 @@ macro_rules! impl_directory {
                     .fetch_one(&self.pool)
                     .await
                     .map_err(|e| map_error(e, ""))?;
-                let account = account_from_row(&row)?;
-                let session = Session {
-                    id: SessionId(row.try_get("session_id")?),
-                    account_id: account.id.clone(),
-                    created_at: row.try_get("session_created_at")?,
-                    expires_at: row.try_get("expires_at")?,
-                };
-                Ok(SignedIn {
-                    session,
-                    account,
-                    delegation_name: row.try_get("delegation_name")?,
-                })
+                signed_in_from_row(&row)
+            }
+
+            async fn unexpired_sessions(
+                &self,
+                now: i64,
+            ) -> Result<Vec<UnexpiredSession>, StoreError> {
+                let rows = sqlx::query(sql::SELECT_UNEXPIRED_SESSIONS)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(UnexpiredSession {
+                            signed_in: signed_in_from_row(row)?,
+                            ended: row.try_get("ended")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn revoke_session(&self, id: &SessionId, now: i64) -> Result<(), StoreError> {

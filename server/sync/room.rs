@@ -509,6 +509,11 @@ impl Rooms {
         self.send(document, Command::Reauthorize(policy)).await;
     }
 
+    /// The documents open on this node.
+    pub fn open_document_ids(&self) -> Vec<DocumentId> {
+        self.lock().keys().cloned().collect()
+    }
+
     /// Closes, in every open document, the connections `filter` picks.
     pub async fn close_where(&self, filter: IdentityFilter, reason: CloseReason) {
         let handles: Vec<RoomHandle> = self.lock().values().cloned().collect();

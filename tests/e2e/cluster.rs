@@ -1,7 +1,8 @@
 //! Several nodes on one PostgreSQL: clients of one document spread over
 //! three nodes converge, see each other's presence and phase changes; a node
 //! killed mid-edit loses nothing; a node whose LISTEN connection is cut still
-//! catches up.
+//! catches up, and checks the sockets it has open against what it may have
+//! missed.
 
 use serde_json::json;
 
@@ -215,5 +216,89 @@ async fn a_change_on_one_node_holds_on_every_node() {
     assert_eq!(delegate_b.get("/api/auth/me").await.0, 401);
     let fresh = YrsClient::connect(&node_a, &fixture.room()).await;
     fresh.wait_synced().await;
+    assert!(!fresh.text("t").contains("[after tabling]"));
+}
+
+/// A node that may have missed notices (its LISTEN connection was lost)
+/// checks its open websockets when it listens again: a socket of a session
+/// that ended meanwhile closes, and the rules that changed meanwhile reach
+/// the sockets that stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_missed_notices_checks_its_open_sockets() {
+    use sqlx::Connection;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let node_a = Server::start(&db, &[]).await;
+    let node_b = Server::start(&db, &[]).await;
+    let fixture = Fixture::new(&node_a).await;
+    let ana = fixture
+        .person(&node_a, "Ana", "delegate", Some(&fixture.delegation))
+        .await;
+    let bruno = fixture
+        .person(&node_a, "Bruno", "delegate", Some(&fixture.delegation))
+        .await;
+    let ana_socket = YrsClient::connect(&node_b, &fixture.room_for(&ana)).await;
+    ana_socket.wait_synced().await;
+    let bruno_socket = YrsClient::connect(&node_b, &fixture.room_for(&bruno)).await;
+    bruno_socket.wait_synced().await;
+    let carla = fixture
+        .person(&node_a, "Carla", "delegate", Some(&fixture.delegation))
+        .await;
+    let carla_socket = YrsClient::connect(&node_b, &fixture.room_for(&carla)).await;
+    carla_socket.wait_synced().await;
+
+    // Written behind the nodes' backs: no notice goes out, as when one is
+    // missed. Ana's session ends, Carla is renamed and the resolution is
+    // tabled.
+    let mut connection = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_millis() as i64;
+    let revoked = sqlx::query(
+        "update sessions set revoked_at = $1 where revoked_at is null \
+         and account_id = (select id from accounts where name = 'Ana')",
+    )
+    .bind(now)
+    .execute(&mut connection)
+    .await
+    .expect("revoke Ana's session");
+    assert_eq!(revoked.rows_affected(), 1);
+    sqlx::query("update accounts set name = 'Carla Mendes' where name = 'Carla'")
+        .execute(&mut connection)
+        .await
+        .expect("rename Carla");
+    sqlx::query("update resolutions set phase = 'tabled' where id = $1")
+        .bind(&fixture.resolution)
+        .execute(&mut connection)
+        .await
+        .expect("table the resolution");
+    // Node B still holds both sockets as they were.
+    bruno_socket.append("t", "[before the check]");
+    let probe = YrsClient::connect(&node_a, &fixture.room()).await;
+    probe
+        .wait_for("Bruno's edit, still accepted", |c| {
+            c.text("t").contains("[before the check]")
+        })
+        .await;
+
+    // The listeners are cut; when they listen again, the nodes check.
+    cut_listeners(&db).await;
+    assert_eq!(ana_socket.wait_closed().await.0, 4401);
+    // Carla's socket reconnects, to come back under her new name.
+    assert_eq!(carla_socket.wait_closed().await.0, 1012);
+    bruno_socket
+        .wait_for("the read-only notice", |c| {
+            !c.permission_denied().is_empty()
+        })
+        .await;
+    bruno_socket.append("t", "[after tabling]");
+    bruno_socket
+        .wait_for("the refusal", |c| c.permission_denied().len() >= 2)
+        .await;
+    let fresh = YrsClient::connect(&node_a, &fixture.room()).await;
+    fresh.wait_synced().await;
+    assert!(fresh.text("t").contains("[before the check]"));
     assert!(!fresh.text("t").contains("[after tabling]"));
 }

@@ -384,3 +384,83 @@ fn text_of(stored: &plenary::store::StoredDocument) -> String {
     let text = replica.doc().get_or_insert_text("t");
     text.get_string(&replica.doc().transact())
 }
+
+/// The sessions not yet expired (what a node that missed notices checks its
+/// sockets against), each with its account as it is now and whether it
+/// ended early: revoked, or its account disabled.
+async fn the_unexpired_sessions_say_which_ended(db: TestDb) {
+    use plenary::auth::{Account, Role, Session};
+    use plenary::ids::{AccountId, SessionId};
+    use plenary::store::directory::{NewAccount, NewSession};
+
+    let directory = db.database().await.directory;
+    let now = 1_800_000_000_000;
+    for (id, disabled) in [("account-on", false), ("account-off", true)] {
+        directory
+            .create_account(&NewAccount {
+                account: Account {
+                    id: AccountId(id.into()),
+                    email: format!("{id}@example.org"),
+                    name: format!("Name of {id}"),
+                    role: Role::Delegate,
+                    delegation_id: None,
+                    disabled,
+                    created_at: now,
+                },
+                password_hash: "not used".into(),
+            })
+            .await
+            .expect("create an account");
+    }
+    let sessions = [
+        ("live", "account-on", now + 60_000),
+        ("expired", "account-on", now - 1),
+        ("revoked", "account-on", now + 60_000),
+        ("of-a-disabled-account", "account-off", now + 60_000),
+    ];
+    for (index, (id, account, expires_at)) in sessions.into_iter().enumerate() {
+        directory
+            .create_session(&NewSession {
+                session: Session {
+                    id: SessionId(id.into()),
+                    account_id: AccountId(account.into()),
+                    created_at: now - 120_000,
+                    expires_at,
+                },
+                token_hash: vec![index as u8; 32],
+            })
+            .await
+            .expect("create a session");
+    }
+    directory
+        .revoke_session(&SessionId("revoked".into()), now - 10)
+        .await
+        .expect("revoke");
+    let mut found = directory
+        .unexpired_sessions(now)
+        .await
+        .expect("unexpired sessions");
+    found.sort_by(|a, b| a.signed_in.session.id.0.cmp(&b.signed_in.session.id.0));
+    let seen: Vec<(&str, bool)> = found
+        .iter()
+        .map(|s| (s.signed_in.session.id.0.as_str(), s.ended))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("live", false),
+            ("of-a-disabled-account", true),
+            ("revoked", true)
+        ]
+    );
+    let live = &found[0].signed_in;
+    assert_eq!(live.account.name, "Name of account-on");
+    assert_eq!(live.session.expires_at, now + 60_000);
+    assert_eq!(live.delegation_name, None);
+}
+
+test_both_dbs!(
+    the_unexpired_sessions_say_which_ended,
+    the_unexpired_sessions_say_which_ended_sqlite,
+    the_unexpired_sessions_say_which_ended_postgres
+);
