@@ -20,6 +20,7 @@ pub struct FaultyStore {
 #[derive(Debug)]
 struct Switches {
     fail_appends: AtomicBool,
+    panic_appends: AtomicBool,
     fail_loads: AtomicBool,
     appends: AtomicUsize,
     /// Append transactions begun (counted before the stall).
@@ -35,6 +36,7 @@ impl FaultyStore {
             inner,
             switches: Arc::new(Switches {
                 fail_appends: AtomicBool::new(false),
+                panic_appends: AtomicBool::new(false),
                 fail_loads: AtomicBool::new(false),
                 appends: AtomicUsize::new(0),
                 attempts: watch::Sender::new(0),
@@ -46,6 +48,12 @@ impl FaultyStore {
     /// Makes every append fail (or succeed again).
     pub fn fail_appends(&self, fail: bool) {
         self.switches.fail_appends.store(fail, Ordering::SeqCst);
+    }
+
+    /// Makes every append panic (or succeed again): a bug in the store's
+    /// code, which must cost one document's connections, not the document.
+    pub fn panic_appends(&self, panic: bool) {
+        self.switches.panic_appends.store(panic, Ordering::SeqCst);
     }
 
     /// Makes every load fail (or succeed again).
@@ -94,6 +102,10 @@ impl Store for FaultyStore {
         if self.switches.fail_appends.load(Ordering::SeqCst) {
             return Err(StoreError::Injected("append refused"));
         }
+        assert!(
+            !self.switches.panic_appends.load(Ordering::SeqCst),
+            "an injected panic in an append"
+        );
         self.inner.append_updates(document, first, updates).await?;
         self.switches.appends.fetch_add(1, Ordering::SeqCst);
         Ok(())

@@ -27,6 +27,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -703,11 +705,15 @@ fn relay_frames(updates: &[NewUpdate]) -> Vec<Bytes> {
             if let [single] = group {
                 return vec![protocol::encode_update(&single.data)];
             }
-            match yrs::merge_updates_v1(group.iter().map(|update| &update.data[..])) {
-                Ok(merged) => vec![protocol::encode_update(&merged)],
-                // Every update here was applied, so merging cannot fail; if it
-                // ever did, relaying them one by one is still correct.
-                Err(_) => group
+            let merged = catch_unwind(AssertUnwindSafe(|| {
+                yrs::merge_updates_v1(group.iter().map(|update| &update.data[..]))
+            }));
+            match merged {
+                Ok(Ok(merged)) => vec![protocol::encode_update(&merged)],
+                // Every update here was applied, so merging cannot fail (nor
+                // panic); if it ever did, relaying them one by one is still
+                // correct.
+                _ => group
                     .iter()
                     .map(|update| protocol::encode_update(&update.data))
                     .collect(),
@@ -1886,8 +1892,16 @@ impl Room {
         let first = self.last_seq.next();
         let updates = batch.updates.clone();
         let relay = relay_frames(&batch.updates);
-        let commit: Commit =
-            Box::pin(async move { store.append_updates(&document, first, &updates).await });
+        // A panic in the store's code fails this commit (the room closes its
+        // connections and unloads, as for any failed commit), not the room's
+        // task, whose registration would outlive it.
+        let commit: Commit = Box::pin(
+            AssertUnwindSafe(async move { store.append_updates(&document, first, &updates).await })
+                .catch_unwind()
+                .map(|outcome| {
+                    outcome.unwrap_or_else(|_| Err(StoreError::Batch("the commit panicked".into())))
+                }),
+        );
         self.inflight = Some(Inflight {
             commit,
             relay,

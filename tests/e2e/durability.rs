@@ -92,7 +92,10 @@ test_both_dbs!(
     nothing_is_seen_before_it_is_committed_and_commits_are_grouped_postgres
 );
 
-async fn a_failed_commit_closes_the_document_and_relays_nothing(db: TestDb) {
+/// A commit that fails, however it fails (`fault` switches the failure on
+/// and off): the document's connections close, nothing of the failed update
+/// is relayed, and the writer, reconnecting, sends its edit again.
+async fn a_commit_that_fails(db: TestDb, fault: fn(&FaultyStore, bool)) {
     let (server, store) = start(&db).await;
     let room = Fixture::new(&server).await.room();
     let writer = YrsClient::connect(&server, &room).await;
@@ -102,7 +105,7 @@ async fn a_failed_commit_closes_the_document_and_relays_nothing(db: TestDb) {
         .wait_for("the saved text", |c| c.mirror_text("t") == "saved ")
         .await;
 
-    store.fail_appends(true);
+    fault(&store, true);
     writer.append("t", "lost?");
     let (code, reason) = reader.wait_closed().await;
     assert_eq!(code, close::INTERNAL_ERROR, "{reason}");
@@ -113,8 +116,9 @@ async fn a_failed_commit_closes_the_document_and_relays_nothing(db: TestDb) {
         "the failed update was never relayed"
     );
 
-    // The writer still has its edit; reconnecting sends it again.
-    store.fail_appends(false);
+    // The writer still has its edit; reconnecting sends it again (the
+    // document opens again: its room did not die registered).
+    fault(&store, false);
     let writer = YrsClient::connect_doc(&server, &room, writer.doc.clone()).await;
     writer.wait_synced().await;
     let fresh = YrsClient::connect(&server, &room).await;
@@ -123,10 +127,25 @@ async fn a_failed_commit_closes_the_document_and_relays_nothing(db: TestDb) {
         .await;
     server.stop().await;
 }
+
+async fn a_failed_commit_closes_the_document_and_relays_nothing(db: TestDb) {
+    a_commit_that_fails(db, FaultyStore::fail_appends).await;
+}
 test_both_dbs!(
     a_failed_commit_closes_the_document_and_relays_nothing,
     a_failed_commit_closes_the_document_and_relays_nothing_sqlite,
     a_failed_commit_closes_the_document_and_relays_nothing_postgres
+);
+
+/// A bug in the store's code (a panic in an append) costs the document's
+/// connections, as a failed commit does, not the document.
+async fn a_panicking_commit_closes_the_document_which_opens_again(db: TestDb) {
+    a_commit_that_fails(db, FaultyStore::panic_appends).await;
+}
+test_both_dbs!(
+    a_panicking_commit_closes_the_document_which_opens_again,
+    a_panicking_commit_closes_the_document_which_opens_again_sqlite,
+    a_panicking_commit_closes_the_document_which_opens_again_postgres
 );
 
 async fn a_failed_load_refuses_and_never_overwrites(db: TestDb) {
