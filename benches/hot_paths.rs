@@ -5,7 +5,7 @@
 //!   (`Replica::apply`, `protocol::encode_update`);
 //! - a group commit of N updates on SQLite (`Store::append_updates`);
 //! - loading a compacted document (`Replica::load`), and answering its
-//!   clients' sync step 1 (`Replica::diff`);
+//!   clients' sync step 1 (`Replica::sync_answer`);
 //! - exporting a 100-paragraph resolution in each format (`export::render`).
 //!
 //! `cargo bench --bench hot_paths`; results under target/criterion.
@@ -306,9 +306,13 @@ fn load_compacted(c: &mut Criterion) {
         },
     );
     group.bench_function(
-        "sync step 2 for a peer holding everything, Replica::diff",
+        "sync step 2 for a peer holding everything, Replica::sync_answer",
         |b| {
-            b.iter(|| replica.diff(black_box(&up_to_date)).expect("encodes"));
+            b.iter(|| {
+                replica
+                    .sync_answer(black_box(&up_to_date))
+                    .expect("encodes")
+            });
         },
     );
     group.finish();

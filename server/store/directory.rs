@@ -201,17 +201,29 @@ pub(crate) mod sql {
     pub const UPDATE_PASSWORD: &str = "update accounts set password_hash = $2 where id = $1";
 
     pub const INSERT_SESSION: &str = "insert into sessions (id, token_hash, account_id, created_at, expires_at) values ($1, $2, $3, $4, $5)";
-    pub const SELECT_SESSION: &str = "select s.id as session_id, s.created_at as session_created_at, s.expires_at, \
-         a.id, a.email, a.name, a.role, a.delegation_id, a.disabled, a.created_at, d.name as delegation_name \
-         from sessions s join accounts a on a.id = s.account_id \
-         left join delegations d on d.id = a.delegation_id \
-         where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and not a.disabled";
-    pub const SELECT_UNEXPIRED_SESSIONS: &str = "select s.id as session_id, s.created_at as session_created_at, s.expires_at, \
-         a.id, a.email, a.name, a.role, a.delegation_id, a.disabled, a.created_at, d.name as delegation_name, \
-         (s.revoked_at is not null or a.disabled) as ended \
-         from sessions s join accounts a on a.id = s.account_id \
-         left join delegations d on d.id = a.delegation_id \
-         where s.expires_at > $1";
+    /// Sessions with their accounts and delegation names, as
+    /// `signed_in_from_row` reads them: `select_sessions!(extra columns, where)`.
+    macro_rules! select_sessions {
+        ($columns:literal, $where:literal) => {
+            concat!(
+                "select s.id as session_id, s.created_at as session_created_at, s.expires_at, \
+                 a.id, a.email, a.name, a.role, a.delegation_id, a.disabled, a.created_at, \
+                 d.name as delegation_name",
+                $columns,
+                " from sessions s join accounts a on a.id = s.account_id \
+                 left join delegations d on d.id = a.delegation_id where ",
+                $where
+            )
+        };
+    }
+    pub const SELECT_SESSION: &str = select_sessions!(
+        "",
+        "s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 and not a.disabled"
+    );
+    pub const SELECT_UNEXPIRED_SESSIONS: &str = select_sessions!(
+        ", (s.revoked_at is not null or a.disabled) as ended",
+        "s.expires_at > $1"
+    );
     pub const REVOKE_SESSION: &str =
         "update sessions set revoked_at = $2 where id = $1 and revoked_at is null";
     pub const REVOKE_SESSIONS_OF: &str = "update sessions set revoked_at = $2 where account_id = $1 and revoked_at is null and expires_at > $2 returning id";

@@ -188,16 +188,18 @@ struct Encoded {
     diff: Option<(StateVector, Answer)>,
 }
 
-/// An update framed as a sync step 2 (`[0, 1, update]`).
+/// An update framed as a sync step 2 (`[0, 1, update]`): what answers a
+/// client's sync step 1.
 #[derive(Clone)]
-struct Answer {
+pub struct Answer {
     framed: Bytes,
     /// Where the update starts in `framed`.
     update: usize,
 }
 
 impl Answer {
-    fn new(update: &[u8]) -> Self {
+    /// Frames `update` (one copy of it).
+    pub fn new(update: &[u8]) -> Self {
         let framed = protocol::encode_sync_step2(update);
         Self {
             update: framed.len() - update.len(),
@@ -208,6 +210,11 @@ impl Answer {
     /// The update alone (the same bytes, not a copy).
     fn update(&self) -> Bytes {
         self.framed.slice(self.update..)
+    }
+
+    /// The sync step 2 (a cheap clone).
+    pub fn framed(&self) -> Bytes {
+        self.framed.clone()
     }
 }
 
@@ -245,11 +252,12 @@ impl Replica {
         Self::build(&snapshot.chain(log).collect::<Vec<_>>())
     }
 
-    /// Rebuilds a document stored as a snapshot alone, keeping the snapshot
-    /// as its full state: it is the whole document as yrs encoded it.
-    pub fn from_snapshot(snapshot: Bytes) -> Result<Self, CorruptDocument> {
-        let mut replica = Self::build(&[(0, &snapshot)])?;
-        replica.encoded.full = Some(Answer::new(&snapshot));
+    /// Rebuilds a document stored as a snapshot alone (given framed, as the
+    /// room serves it while this runs), keeping the snapshot as its full
+    /// state: it is the whole document as yrs encoded it.
+    pub fn from_snapshot(snapshot: Answer) -> Result<Self, CorruptDocument> {
+        let mut replica = Self::build(&[(0, &snapshot.update())])?;
+        replica.encoded.full = Some(snapshot);
         Ok(replica)
     }
 
@@ -406,15 +414,17 @@ impl Replica {
         self.doc.transact().state_vector().encode_v1()
     }
 
-    /// What a peer with `state_vector` is missing (the answer to its step 1),
-    /// cached for the next peer with the same vector until the next change.
-    pub fn diff(&mut self, state_vector: &StateVector) -> Result<Bytes, InvalidUpdate> {
-        self.answer(state_vector).map(|answer| answer.update())
-    }
-
-    /// The same, framed as the sync step 2 that answers the peer.
+    /// What a peer with `state_vector` is missing, framed as the sync step 2
+    /// that answers its step 1; cached for the next peer with the same vector
+    /// until the next change.
     pub fn sync_answer(&mut self, state_vector: &StateVector) -> Result<Bytes, InvalidUpdate> {
         self.answer(state_vector).map(|answer| answer.framed)
+    }
+
+    /// The same answer, unframed (the tests apply it to their peers).
+    #[cfg(test)]
+    fn diff(&mut self, state_vector: &StateVector) -> Result<Bytes, InvalidUpdate> {
+        self.answer(state_vector).map(|answer| answer.update())
     }
 
     fn answer(&mut self, state_vector: &StateVector) -> Result<Answer, InvalidUpdate> {

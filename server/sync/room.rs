@@ -1176,11 +1176,11 @@ impl Room {
             && let Some(snapshot) = stored.snapshot.take()
         {
             // Serve from the snapshot while the replica is built (`on_built`).
-            let step2 = protocol::encode_sync_step2(&snapshot);
-            let snapshot = Bytes::from(snapshot);
+            // Framed once: served from here, then kept by the replica.
+            let snapshot = crdt::Answer::new(&snapshot);
             self.building = Some(Building {
+                step2: snapshot.framed(),
                 task: tokio::task::spawn_blocking(move || Replica::from_snapshot(snapshot)),
-                step2,
                 started,
                 waiting: VecDeque::new(),
                 held: HashSet::new(),
@@ -2316,7 +2316,8 @@ mod tests {
         let snapshot = source
             .transact()
             .encode_state_as_update_v1(&StateVector::default());
-        let stored = Bytes::from(snapshot.clone());
+        let stored = crdt::Answer::new(&snapshot);
+        let step2 = stored.framed();
         let (gate, opened) = oneshot::channel::<()>();
         let mut room = Room::new(rooms, DocumentId::parse("preamble").expect("an id"), 1);
         room.last_seq = Seq(1);
@@ -2325,7 +2326,7 @@ mod tests {
                 let _ = opened.await;
                 Replica::from_snapshot(stored)
             }),
-            step2: protocol::encode_sync_step2(&snapshot),
+            step2,
             started: Instant::now(),
             waiting: VecDeque::new(),
             held: HashSet::new(),
