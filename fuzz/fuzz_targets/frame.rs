@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         match message {
             Message::SyncStep1(state_vector) => {
                 if let Ok(state_vector) = decode_state_vector(&state_vector)
-                    && replica.diff(&state_vector).is_err()
+                    && replica.sync_answer(&state_vector).is_err()
                 {
                     replica = plenary_fuzz_seed::replica();
                 }
