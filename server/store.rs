@@ -238,3 +238,30 @@ pub(crate) fn now_millis() -> i64 {
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// A connection idle this long is pinged before it is handed out.
+const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The pool settings both stores share. sqlx pings every connection before
+/// it hands it out (by default) and again when it comes back: a round trip
+/// to PostgreSQL, or a hand-over to SQLite's thread and back, before every
+/// query on the way. The ping on return stays (a connection that failed is
+/// closed then); a connection is pinged before use only when it has been
+/// idle long enough for the database or the network to have dropped it (a
+/// restart of PostgreSQL, a firewall's idle timeout): sqlx's own pattern for
+/// this. One that fails its ping is closed and the next is tried.
+pub(crate) fn pool_options<DB: sqlx::Database>(
+    max_connections: u32,
+) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
+}

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{PgExecutor, PgPool, Postgres, Row};
 
 use super::appends::{Append, Appends, Commit, answer_all, answer_each, refused};
 use super::{NewUpdate, Store, StoreError, StoredDocument, StoredUpdate, now_millis};
@@ -33,13 +34,15 @@ impl PostgresStore {
         let options: PgConnectOptions = url
             .parse::<PgConnectOptions>()?
             .options([("synchronous_commit", "on")]);
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
+        let pool = super::pool_options::<Postgres>(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        let appends = Appends::start(Writer { pool: pool.clone() });
+        let appends = Appends::start(Writer {
+            pool: pool.clone(),
+            connection: None,
+        });
         Ok(Self { pool, appends })
     }
 
@@ -267,6 +270,10 @@ impl Store for PostgresStore {
 /// The writer task's side of PostgreSQL.
 struct Writer {
     pool: PgPool,
+    /// The writer keeps one connection: taking one from the pool and giving
+    /// it back for every group were a ping each (sqlx tests a connection on
+    /// its way back), and a task spawned to give it back.
+    connection: Option<PoolConnection<Postgres>>,
 }
 
 impl Commit for Writer {
@@ -276,7 +283,26 @@ impl Commit for Writer {
     /// fault is refused.
     async fn commit(&mut self, group: Vec<Append>) {
         let now = now_millis();
-        let together = append_group(&self.pool, &group, now).await;
+        let held = match self.connection.take() {
+            Some(held) => Ok(held),
+            None => self.pool.acquire().await,
+        };
+        let together = match held {
+            Ok(mut held) => {
+                let together = append_group(&mut *held, &group, now).await;
+                // A refused statement leaves its connection as it was (one
+                // statement, its own transaction); after any other failure
+                // the next group takes a connection afresh, and this one is
+                // closed, not put back.
+                if matches!(together, Ok(()) | Err(StoreError::Conflict(_))) {
+                    self.connection = Some(held);
+                } else {
+                    held.close_on_drop();
+                }
+                together
+            }
+            Err(error) => Err(error.into()),
+        };
         if together.is_ok() || group.len() == 1 {
             return answer_all(group, together);
         }
@@ -292,7 +318,11 @@ impl Commit for Writer {
 
 /// Writes a group with [`APPEND_GROUP`]. A sequence already taken is a
 /// [`StoreError::Conflict`].
-async fn append_group(pool: &PgPool, group: &[Append], now: i64) -> Result<(), StoreError> {
+async fn append_group(
+    executor: impl PgExecutor<'_>,
+    group: &[Append],
+    now: i64,
+) -> Result<(), StoreError> {
     let documents: std::collections::BTreeSet<&str> = group
         .iter()
         .map(|append| append.document.as_str())
@@ -318,7 +348,7 @@ async fn append_group(pool: &PgPool, group: &[Append], now: i64) -> Result<(), S
         .bind(authors)
         .bind(delegations)
         .bind(now)
-        .execute(pool)
+        .execute(executor)
         .await
         .map_err(|error| refused(group, error))?;
     Ok(())
