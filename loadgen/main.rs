@@ -184,7 +184,7 @@ impl Sizes {
             rooms_documents: 1000,
             rooms_duration: Duration::from_secs(20),
             cold_updates: 20_000,
-            cold_repeats: 3,
+            cold_repeats: 9,
             cold_settle: Duration::from_secs(3),
             storm_clients: 1000,
             storm_content: 2000,
