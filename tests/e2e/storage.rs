@@ -464,3 +464,60 @@ test_both_dbs!(
     the_unexpired_sessions_say_which_ended_sqlite,
     the_unexpired_sessions_say_which_ended_postgres
 );
+
+/// PostgreSQL drops every connection while the store is idle (a restart, a
+/// failover). A pooled connection idle for a second or more is checked
+/// before it is used, so the next read finds a live one; the writer's own
+/// connection went too, so at most the first group after it fails, storing
+/// nothing, and the next commits.
+#[tokio::test]
+async fn postgres_dropping_idle_connections_costs_at_most_one_commit() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.store().await;
+    let document = doc_id("resolution-idle");
+    let (updates, expected) = typing_updates(3);
+    store
+        .append_updates(&document, Seq(1), &as_new(&updates[..1]))
+        .await
+        .expect("append");
+    store.load_document(&document).await.expect("load");
+    {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+        sqlx::query(
+            "select pg_terminate_backend(pid) from pg_stat_activity \
+             where datname = current_database() and pid <> pg_backend_pid()",
+        )
+        .execute(&mut admin)
+        .await
+        .expect("terminate every connection");
+    }
+    // Longer than the store's idle time before a ping (one second).
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let stored = store
+        .load_document(&document)
+        .await
+        .expect("a read after the connections were dropped");
+    assert_eq!(stored.last_seq(), Seq(1));
+    if store
+        .append_updates(&document, Seq(2), &as_new(&updates[1..2]))
+        .await
+        .is_err()
+    {
+        let stored = store.load_document(&document).await.expect("load");
+        assert_eq!(stored.last_seq(), Seq(1), "a failed group stores nothing");
+        store
+            .append_updates(&document, Seq(2), &as_new(&updates[1..2]))
+            .await
+            .expect("the group after a failed one commits");
+    }
+    store
+        .append_updates(&document, Seq(3), &as_new(&updates[2..]))
+        .await
+        .expect("append");
+    let stored = store.load_document(&document).await.expect("load");
+    assert_eq!(stored.last_seq(), Seq(3));
+    assert_eq!(text_of(&stored), expected);
+}
