@@ -396,12 +396,21 @@ impl AppState {
             }
         }
         for document in documents {
-            let id = ResolutionId(document.as_str().to_owned());
-            match self.directory().resolution(&id).await {
-                Ok(resolution) => self.reauthorize_here(&resolution).await,
-                Err(error) => {
-                    tracing::warn!(%document, %error, "could not re-read a resolution's rules");
-                }
+            self.reread_rules_here(&ResolutionId(document.as_str().to_owned()))
+                .await;
+        }
+    }
+
+    /// Reads a resolution's rules afresh and applies them to its document's
+    /// open connections here (another node changed them, or may have).
+    async fn reread_rules_here(&self, id: &ResolutionId) {
+        match self.directory().resolution(id).await {
+            Ok(resolution) => self.reauthorize_here(&resolution).await,
+            Err(error) => {
+                // Its rooms keep their rules until the next change, but no
+                // new socket is let in on the old ones.
+                tracing::warn!(resolution = %id, %error, "could not re-read a resolution's rules");
+                self.inner.rules.forget(|kept, _| kept == id);
             }
         }
     }
@@ -568,16 +577,7 @@ async fn handle_notices(state: AppState, mut notices: mpsc::Receiver<crate::clus
                 }
             }
             Notice::Reauthorize { resolution } => {
-                let resolution = ResolutionId(resolution);
-                match state.directory().resolution(&resolution).await {
-                    Ok(resolution) => state.reauthorize_here(&resolution).await,
-                    Err(error) => {
-                        // Its rooms keep their rules until the next change,
-                        // but no new socket is let in on the old ones.
-                        tracing::warn!(%error, "could not re-read a resolution another node changed");
-                        state.inner.rules.forget(|id, _| *id == resolution);
-                    }
-                }
+                state.reread_rules_here(&ResolutionId(resolution)).await;
             }
             Notice::CloseSessions { sessions } => state.close_sessions_here(&sessions).await,
             Notice::ReconnectAccount { account } => state.reconnect_account_here(&account).await,

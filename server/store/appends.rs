@@ -66,6 +66,46 @@ pub(super) trait Commit: Send + 'static {
     fn commit(&mut self, group: Vec<Append>) -> impl Future<Output = ()> + Send;
 }
 
+/// The connection a writer task keeps from one group to the next: taken from
+/// the pool when it has none, kept after a group that left it sound, closed
+/// (not put back in the pool) after one that may not have, so that the next
+/// group takes a fresh one.
+pub(super) struct KeptConnection<DB: sqlx::Database> {
+    pool: sqlx::Pool<DB>,
+    connection: Option<sqlx::pool::PoolConnection<DB>>,
+}
+
+impl<DB: sqlx::Database> KeptConnection<DB> {
+    pub fn new(pool: sqlx::Pool<DB>) -> Self {
+        Self {
+            pool,
+            connection: None,
+        }
+    }
+
+    /// The pool, for work beside the kept connection.
+    pub fn pool(&self) -> &sqlx::Pool<DB> {
+        &self.pool
+    }
+
+    /// The kept connection, or one from the pool.
+    pub async fn take(&mut self) -> Result<sqlx::pool::PoolConnection<DB>, sqlx::Error> {
+        match self.connection.take() {
+            Some(connection) => Ok(connection),
+            None => self.pool.acquire().await,
+        }
+    }
+
+    /// Keeps `connection` for the next group if it is `sound`; closes it otherwise.
+    pub fn give_back(&mut self, mut connection: sqlx::pool::PoolConnection<DB>, sound: bool) {
+        if sound {
+            self.connection = Some(connection);
+        } else {
+            connection.close_on_drop();
+        }
+    }
+}
+
 /// Appends waiting for the writer task, at most (back-pressure beyond).
 const APPEND_QUEUE: usize = 4096;
 

@@ -3,11 +3,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{PgExecutor, PgPool, Postgres, Row};
 
-use super::appends::{Append, Appends, Commit, answer_all, answer_each, refused};
+use super::appends::{Append, Appends, Commit, KeptConnection, answer_all, answer_each, refused};
 use super::{NewUpdate, Store, StoreError, StoredDocument, StoredUpdate, now_millis};
 use crate::ids::{DocumentId, Seq};
 
@@ -40,8 +39,7 @@ impl PostgresStore {
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         let appends = Appends::start(Writer {
-            pool: pool.clone(),
-            connection: None,
+            connection: KeptConnection::new(pool.clone()),
         });
         Ok(Self { pool, appends })
     }
@@ -267,13 +265,12 @@ impl Store for PostgresStore {
     }
 }
 
-/// The writer task's side of PostgreSQL.
+/// The writer task's side of PostgreSQL. It keeps one connection: taking
+/// one from the pool and giving it back for every group were a ping each
+/// (sqlx tests a connection on its way back), and a task spawned to give it
+/// back.
 struct Writer {
-    pool: PgPool,
-    /// The writer keeps one connection: taking one from the pool and giving
-    /// it back for every group were a ping each (sqlx tests a connection on
-    /// its way back), and a task spawned to give it back.
-    connection: Option<PoolConnection<Postgres>>,
+    connection: KeptConnection<Postgres>,
 }
 
 impl Commit for Writer {
@@ -283,22 +280,13 @@ impl Commit for Writer {
     /// fault is refused.
     async fn commit(&mut self, group: Vec<Append>) {
         let now = now_millis();
-        let held = match self.connection.take() {
-            Some(held) => Ok(held),
-            None => self.pool.acquire().await,
-        };
-        let together = match held {
+        let together = match self.connection.take().await {
             Ok(mut held) => {
                 let together = append_group(&mut *held, &group, now).await;
                 // A refused statement leaves its connection as it was (one
-                // statement, its own transaction); after any other failure
-                // the next group takes a connection afresh, and this one is
-                // closed, not put back.
-                if matches!(together, Ok(()) | Err(StoreError::Conflict(_))) {
-                    self.connection = Some(held);
-                } else {
-                    held.close_on_drop();
-                }
+                // statement, its own transaction); any other failure may not.
+                let sound = matches!(together, Ok(()) | Err(StoreError::Conflict(_)));
+                self.connection.give_back(held, sound);
                 together
             }
             Err(error) => Err(error.into()),
@@ -306,10 +294,11 @@ impl Commit for Writer {
         if together.is_ok() || group.len() == 1 {
             return answer_all(group, together);
         }
+        let pool = self.connection.pool();
         let alone = futures_util::future::join_all(
             group
                 .iter()
-                .map(|append| append_group(&self.pool, std::slice::from_ref(append), now)),
+                .map(|append| append_group(pool, std::slice::from_ref(append), now)),
         )
         .await;
         answer_each(group, alone);

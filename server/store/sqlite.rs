@@ -4,11 +4,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use super::appends::{Append, Appends, Commit, answer_all, answer_each, refused};
+use super::appends::{Append, Appends, Commit, KeptConnection, answer_all, answer_each, refused};
 use super::{NewUpdate, Store, StoreError, StoredDocument, StoredUpdate, now_millis};
 use crate::ids::{DocumentId, Seq};
 
@@ -54,8 +53,7 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         let appends = Appends::start(Writer {
-            pool: pool.clone(),
-            connection: None,
+            connection: KeptConnection::new(pool.clone()),
         });
         Ok(Self { pool, appends })
     }
@@ -271,34 +269,26 @@ impl Store for SqliteStore {
 use super::directory::imports::*;
 super::directory::impl_directory!(SqliteStore, sqlx::sqlite::SqliteRow);
 
-/// The writer task's side of SQLite.
+/// The writer task's side of SQLite. It keeps one connection: the pool
+/// hands out its idle connections in turn, and a connection whose database
+/// another one has written since its last transaction starts with an empty
+/// page cache: every group read the pages of its indexes again (pread was a
+/// tenth of the server's time under load). Its own writes keep its cache
+/// valid.
 struct Writer {
-    pool: SqlitePool,
-    /// The writer keeps one connection. The pool hands out its idle
-    /// connections in turn, and a connection whose database another one has
-    /// written since its last transaction starts with an empty page cache:
-    /// every group read the pages of its indexes again (pread was a tenth of
-    /// the server's time under load). Its own writes keep its cache valid.
-    connection: Option<PoolConnection<Sqlite>>,
+    connection: KeptConnection<Sqlite>,
 }
 
 impl Commit for Writer {
     async fn commit(&mut self, group: Vec<Append>) {
-        let held = match self.connection.take() {
-            Some(held) => Ok(held),
-            None => self.pool.acquire().await,
-        };
-        match held {
+        match self.connection.take().await {
             Ok(mut held) => {
-                if commit_group(&mut held, group).await {
-                    self.connection = Some(held);
-                } else {
-                    // After a failure the next group takes a connection
-                    // afresh, and this one is closed, not put back: a
-                    // transaction begun by the group's query and left open
-                    // by a failed rollback would go with it to the pool.
-                    held.close_on_drop();
-                }
+                // After a failure the next group takes a connection afresh,
+                // and this one is closed, not put back: a transaction begun
+                // by the group's query and left open by a failed rollback
+                // would go with it to the pool.
+                let committed = commit_group(&mut held, group).await;
+                self.connection.give_back(held, committed);
             }
             Err(error) => answer_all(group, Err(error.into())),
         }

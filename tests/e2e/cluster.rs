@@ -6,19 +6,23 @@
 
 use serde_json::json;
 
-use crate::support::{Api, Fixture, JsClient, Server, TestDb, YrsClient};
+use crate::support::{Api, Connections, Fixture, JsClient, Server, TestDb, YrsClient};
 
 async fn cut_listeners(db: &TestDb) {
-    use sqlx::Connection;
-    let mut connection = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-    let cut: Vec<bool> = sqlx::query_scalar(
-        "select pg_terminate_backend(pid) from pg_stat_activity \
-         where datname = current_database() and query ilike 'listen%' and pid <> pg_backend_pid()",
-    )
-    .fetch_all(&mut connection)
-    .await
-    .expect("terminate the listeners");
-    assert!(!cut.is_empty(), "the nodes were listening");
+    let cut = db.drop_connections(Connections::Listening).await;
+    assert!(cut > 0, "the nodes were listening");
+}
+
+/// `client` is told its socket became read-only (a first refusal, of
+/// nothing), then writes `text`, which is refused too.
+async fn read_only_then_refused(client: &YrsClient, notice: &str, text: &str) {
+    client
+        .wait_for(notice, |c| !c.permission_denied().is_empty())
+        .await;
+    client.append("t", text);
+    client
+        .wait_for("the refusal", |c| c.permission_denied().len() >= 2)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,15 +111,7 @@ async fn three_nodes_serve_one_document() {
         )
         .await;
     assert_eq!(status, 200);
-    writer
-        .wait_for("the read-only notice from node C", |c| {
-            !c.permission_denied().is_empty()
-        })
-        .await;
-    writer.append("t", "[too late]");
-    writer
-        .wait_for("the refusal", |c| c.permission_denied().len() >= 2)
-        .await;
+    read_only_then_refused(&writer, "the read-only notice from node C", "[too late]").await;
     assert!(!ana.text("t").await.contains("[too late]"));
 
     for client in [ana, bea, carla] {
@@ -288,15 +284,7 @@ async fn a_node_that_missed_notices_checks_its_open_sockets() {
     assert_eq!(ana_socket.wait_closed().await.0, 4401);
     // Carla's socket reconnects, to come back under her new name.
     assert_eq!(carla_socket.wait_closed().await.0, 1012);
-    bruno_socket
-        .wait_for("the read-only notice", |c| {
-            !c.permission_denied().is_empty()
-        })
-        .await;
-    bruno_socket.append("t", "[after tabling]");
-    bruno_socket
-        .wait_for("the refusal", |c| c.permission_denied().len() >= 2)
-        .await;
+    read_only_then_refused(&bruno_socket, "the read-only notice", "[after tabling]").await;
     let fresh = YrsClient::connect(&node_a, &fixture.room()).await;
     fresh.wait_synced().await;
     assert!(fresh.text("t").contains("[before the check]"));

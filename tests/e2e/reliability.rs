@@ -16,7 +16,7 @@ use plenary::store::Database;
 use plenary::store::sqlite::SqliteStore;
 use plenary::sync::room::close;
 
-use crate::support::{Fixture, InProcess, Server, TestDb, YrsClient, raw_socket};
+use crate::support::{Connections, Fixture, InProcess, Server, TestDb, YrsClient, raw_socket};
 
 fn sqlite_database(store: Arc<SqliteStore>) -> Database {
     Database {
@@ -184,12 +184,7 @@ async fn postgres_dropping_every_connection_loses_nothing() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         if round % 2 == 1 {
-            use sqlx::Connection;
-            let mut admin = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-            sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()")
-                .execute(&mut admin)
-                .await
-                .expect("terminate every connection");
+            db.drop_connections(Connections::All).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let text = writer.mirror_text("t");

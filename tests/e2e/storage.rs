@@ -5,7 +5,7 @@ use plenary::ids::{DocumentId, Seq};
 use plenary::store::{NewUpdate, StoreError};
 use yrs::{Doc, GetString, Text, Transact};
 
-use crate::support::{Backend, TestDb};
+use crate::support::{Backend, Connections, TestDb};
 use crate::test_both_dbs;
 
 fn doc_id(name: &str) -> DocumentId {
@@ -483,17 +483,7 @@ async fn postgres_dropping_idle_connections_costs_at_most_one_commit() {
         .await
         .expect("append");
     store.load_document(&document).await.expect("load");
-    {
-        use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-        sqlx::query(
-            "select pg_terminate_backend(pid) from pg_stat_activity \
-             where datname = current_database() and pid <> pg_backend_pid()",
-        )
-        .execute(&mut admin)
-        .await
-        .expect("terminate every connection");
-    }
+    db.drop_connections(Connections::All).await;
     // Longer than the store's idle time before a ping (one second).
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let stored = store

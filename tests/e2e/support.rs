@@ -115,6 +115,31 @@ impl TestDb {
             .await
             .expect("open the database")
     }
+
+    /// Makes PostgreSQL drop the connections to this database (as a restart
+    /// does): every one, or only those listening for the other nodes'
+    /// notices. Returns how many it dropped.
+    pub async fn drop_connections(&self, which: Connections) -> usize {
+        let listening = match which {
+            Connections::All => "",
+            Connections::Listening => " and query ilike 'listen%'",
+        };
+        let mut admin = connect_postgres(&self.url).await;
+        let dropped: Vec<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select pg_terminate_backend(pid) from pg_stat_activity \
+             where datname = current_database() and pid <> pg_backend_pid(){listening}"
+        )))
+        .fetch_all(&mut admin)
+        .await
+        .expect("terminate the connections");
+        dropped.len()
+    }
+}
+
+/// Which connections [`TestDb::drop_connections`] drops.
+pub enum Connections {
+    All,
+    Listening,
 }
 
 async fn connect_postgres(url: &str) -> sqlx::PgConnection {
