@@ -55,4 +55,38 @@ fn main() {
     code.push_str("];\n");
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     std::fs::write(Path::new(&out).join("web_assets.rs"), code).expect("write web_assets.rs");
+
+    link_order(Path::new(&manifest));
+}
+
+/// Lays out the functions the server runs while it starts and serves
+/// (server/link-order.txt, written by bench/link-order.sh) together in the
+/// release executable. The kernel maps a page of code with its 64 KiB
+/// neighbourhood, so the same code scattered over the text segment kept
+/// several megabytes more resident (docs/performance/README.md).
+///
+/// The option is lld's, the linker rustc uses on x86-64 Linux since 1.90 (the
+/// crate needs 1.95); when RUSTFLAGS or Cargo's configuration name another
+/// linker, the layout is left to it. Symbols the list names that the build
+/// no longer has are skipped without a warning.
+fn link_order(manifest: &Path) {
+    let order = manifest.join("server").join("link-order.txt");
+    println!("cargo:rerun-if-changed=server/link-order.txt");
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let other_linker = var("CARGO_ENCODED_RUSTFLAGS")
+        .split('\x1f')
+        .any(|flag| flag.contains("linker") || flag.contains("fuse-ld"))
+        || !var("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_empty();
+    if var("PROFILE") == "release"
+        && var("TARGET") == "x86_64-unknown-linux-gnu"
+        && !other_linker
+        && order.is_file()
+    {
+        println!(
+            "cargo:rustc-link-arg-bin=plenary=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        println!("cargo:rustc-link-arg-bin=plenary=-Wl,--no-warn-symbol-ordering");
+    }
 }
