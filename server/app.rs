@@ -12,7 +12,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use axum::serve::ListenerExt;
 use futures_util::StreamExt;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -666,6 +666,87 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api_router().split_for_parts().1
 }
 
+/// A module's API handlers, one group per path (`list, create; get, update`),
+/// written once, as two functions: `router()`, the routes the server serves,
+/// and `routes()`, the same routes with their part of the OpenAPI document.
+/// The server builds the document only when `/api/openapi.json` is first
+/// asked for: describing every operation and schema runs about a megabyte of
+/// code, which would stay resident in every server from its start on
+/// (docs/performance/README.md).
+macro_rules! api_routes {
+    ($($first:ident $(, $rest:ident)*);+ $(;)?) => {
+        /// This module's routes, with their part of the OpenAPI document.
+        pub fn routes() -> utoipa_axum::router::OpenApiRouter<$crate::app::AppState> {
+            utoipa_axum::router::OpenApiRouter::new()
+                $(.routes(utoipa_axum::routes!($first $(, $rest)*)))+
+        }
+
+        /// This module's routes.
+        pub fn router() -> axum::Router<$crate::app::AppState> {
+            pastey::paste! {
+                axum::Router::new()
+                    $(.route(&<[<__path_ $first>] as utoipa::Path>::path(), {
+                        let methods = axum::routing::MethodRouter::new();
+                        let methods = $crate::app::on_methods(
+                            methods,
+                            <[<__path_ $first>] as utoipa::Path>::methods(),
+                            $first,
+                        );
+                        $(
+                            debug_assert_eq!(
+                                <[<__path_ $rest>] as utoipa::Path>::path(),
+                                <[<__path_ $first>] as utoipa::Path>::path(),
+                                "one group, one path",
+                            );
+                            let methods = $crate::app::on_methods(
+                                methods,
+                                <[<__path_ $rest>] as utoipa::Path>::methods(),
+                                $rest,
+                            );
+                        )*
+                        methods
+                    }))+
+            }
+        }
+    };
+}
+pub(crate) use api_routes;
+
+/// `router` with `handler` on each of `methods` (those of its `utoipa::path`).
+pub(crate) fn on_methods<H, T>(
+    router: MethodRouter<AppState>,
+    methods: Vec<utoipa::openapi::HttpMethod>,
+    handler: H,
+) -> MethodRouter<AppState>
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    use utoipa_axum::PathItemExt as _;
+    methods.iter().fold(router, |router, method| {
+        router.on(method.to_method_filter(), handler.clone())
+    })
+}
+
+/// Every API route, without the OpenAPI document.
+fn api_only_routes() -> Router<AppState> {
+    Router::new()
+        .merge(crate::auth::routes::router())
+        .merge(crate::meetings::routes::router())
+        .merge(crate::resolutions::routes::router())
+        .merge(crate::versions::routes::router())
+        .merge(crate::amendments::routes::router())
+        .merge(crate::events::routes::router())
+        .merge(crate::audit::routes::router())
+        .merge(crate::export::routes::router())
+}
+
+/// `/api/openapi.json`: built at the first request, kept.
+async fn openapi_json() -> Response {
+    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    axum::Json(DOCUMENT.get_or_init(openapi)).into_response()
+}
+
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::auth::routes::routes())
@@ -687,17 +768,9 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = api_router().split_for_parts();
-    let openapi = Arc::new(openapi);
     Router::new()
-        .merge(api)
-        .route(
-            "/api/openapi.json",
-            get(move || {
-                let openapi = openapi.clone();
-                async move { axum::Json(openapi.as_ref().clone()) }
-            }),
-        )
+        .merge(api_only_routes())
+        .route("/api/openapi.json", get(openapi_json))
         // The browser client, and its routes; unknown /api paths stay 404 problem+json.
         .fallback(crate::web::fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -10,8 +10,6 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use yrs::Transact;
 
 use super::{
@@ -33,19 +31,17 @@ use crate::sync::crdt::Replica;
 use crate::versions::VersionKind;
 use crate::versions::routes::{committed_seq, record_version};
 
-/// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_amendments, propose))
-        .routes(routes!(get_amendment))
-        .routes(routes!(change_status))
-        .routes(routes!(cast_vote))
-        .routes(routes!(close))
-        .routes(routes!(support, withdraw_support))
-        .routes(routes!(comment_on_amendment))
-        .routes(routes!(list_comments, comment_on_resolution))
-        .routes(routes!(edit_comment, delete_comment))
-        .routes(routes!(list_voting_order))
+crate::app::api_routes! {
+    list_amendments, propose;
+    get_amendment;
+    change_status;
+    cast_vote;
+    close;
+    support, withdraw_support;
+    comment_on_amendment;
+    list_comments, comment_on_resolution;
+    edit_comment, delete_comment;
+    list_voting_order;
 }
 
 /// `POST /api/resolutions/{id}/amendments`, in the formal terms a delegate

@@ -3,17 +3,14 @@
 use axum::extract::{Query, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::AuditEvent;
 use crate::app::AppState;
 use crate::auth::extract::CurrentUser;
 use crate::error::{ApiError, Json};
 
-/// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_audit))
+crate::app::api_routes! {
+    list_audit;
 }
 
 /// Paging through the audit log.

@@ -6,8 +6,6 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::extract::{CurrentUser, SESSION_COOKIE};
 use crate::app::{AppState, Created};
@@ -20,17 +18,15 @@ use crate::ids::{AccountId, DelegationId, SessionId};
 use crate::store::directory::{NewAccount, NewSession};
 use crate::store::now_millis;
 
-/// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(login))
-        .routes(routes!(logout))
-        .routes(routes!(logout_everywhere))
-        .routes(routes!(me))
-        .routes(routes!(change_password))
-        .routes(routes!(setup_status, setup))
-        .routes(routes!(list_users, create_user))
-        .routes(routes!(update_user))
+crate::app::api_routes! {
+    login;
+    logout;
+    logout_everywhere;
+    me;
+    change_password;
+    setup_status, setup;
+    list_users, create_user;
+    update_user;
 }
 
 /// `POST /api/auth/login`.

@@ -7,17 +7,14 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::extract::CurrentUser;
 use crate::error::ApiError;
 use crate::ids::ResolutionId;
 
-/// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(resolution_events))
+crate::app::api_routes! {
+    resolution_events;
 }
 
 /// Server-sent events: one `change` event per change to the resolution's

@@ -5,8 +5,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::gather::{GatherError, Reading, Sources};
 use super::{Export, ExportError, Format, Rendered, content_disposition, parse_language, render};
@@ -16,11 +14,9 @@ use crate::auth::extract::CurrentUser;
 use crate::error::ApiError;
 use crate::versions::routes::committed_seq;
 
-/// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(export_resolution))
-        .routes(routes!(export_meeting))
+crate::app::api_routes! {
+    export_resolution;
+    export_meeting;
 }
 
 impl From<GatherError> for ApiError {

@@ -5,8 +5,6 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{Delegation, Meeting, VotingRule, validate_date, validate_languages};
 use crate::app::{AppState, Created};
@@ -18,12 +16,10 @@ use crate::ids::{DelegationId, MeetingId};
 use crate::resolutions::Resolution;
 use crate::store::now_millis;
 
-/// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_meetings, create_meeting))
-        .routes(routes!(get_meeting, update_meeting))
-        .routes(routes!(list_delegations, create_delegation))
+crate::app::api_routes! {
+    list_meetings, create_meeting;
+    get_meeting, update_meeting;
+    list_delegations, create_delegation;
 }
 
 /// A meeting's fields, to create or change one.

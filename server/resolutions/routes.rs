@@ -5,8 +5,6 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{
     Phase, Resolution, check_transition, may_create, may_edit_body, may_edit_record, moves_from,
@@ -20,12 +18,10 @@ use crate::error::{ApiError, Json};
 use crate::ids::{DelegationId, MeetingId, ResolutionId};
 use crate::store::now_millis;
 
-/// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_resolutions, create_resolution))
-        .routes(routes!(get_resolution, update_resolution))
-        .routes(routes!(change_phase))
+crate::app::api_routes! {
+    list_resolutions, create_resolution;
+    get_resolution, update_resolution;
+    change_phase;
 }
 
 /// What the asking person may do with a resolution.

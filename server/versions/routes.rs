@@ -5,8 +5,6 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::{
     Contributor, NewVersion, ParagraphAuthors, Version, VersionKind, may_name, may_restore,
@@ -22,15 +20,13 @@ use crate::ids::{ResolutionId, Seq};
 use crate::resolutions::{Phase, Resolution};
 use crate::store::now_millis;
 
-/// The routes of this module.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_versions, name_version))
-        .routes(routes!(get_version))
-        .routes(routes!(restore_version))
-        .routes(routes!(compare_versions))
-        .routes(routes!(live_body))
-        .routes(routes!(attribution))
+crate::app::api_routes! {
+    list_versions, name_version;
+    get_version;
+    restore_version;
+    compare_versions;
+    live_body;
+    attribution;
 }
 
 /// A version and who changed the text since the one before.

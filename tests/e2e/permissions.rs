@@ -920,3 +920,46 @@ async fn sockets_opening_during_a_sign_out_do_not_outlive_it() {
         assert_eq!(session.get("/api/auth/me").await.0, 401);
     }
 }
+
+/// The server routes its API from one list per module and builds the OpenAPI
+/// document from the same list only when it is asked for
+/// (`app::api_routes!`): every operation the document describes is served,
+/// and refuses a caller without a session (sign-in and first-run set-up
+/// excepted, which answer one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_served() {
+    let db = TestDb::sqlite();
+    let server = Server::start(&db, &[]).await;
+    let anonymous = Api {
+        token: "not-a-token".into(),
+        ..Api::admin(&server).await
+    };
+    let (status, document) = anonymous.get("/api/openapi.json").await;
+    expect("anonymous", "the OpenAPI document", status, 200, &document);
+    let paths = document["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .split('/')
+            .map(|part| if part.starts_with('{') { "x1" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().expect("a path item").keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
+                .expect("an HTTP method");
+            let body = (method != reqwest::Method::GET).then(|| json!({}));
+            let (status, answer) = anonymous.send(method.clone(), &concrete, body).await;
+            let what = format!("{method} {path}");
+            if path.starts_with("/api/auth/login") || path.starts_with("/api/setup") {
+                assert!(
+                    ![401, 404, 405].contains(&status),
+                    "{what}: {status} {answer}"
+                );
+            } else {
+                expect("anonymous", &what, status, 401, &answer);
+            }
+            operations += 1;
+        }
+    }
+    assert!(operations >= 40, "{operations} operations documented");
+}
