@@ -65,28 +65,65 @@ fn main() {
 /// neighbourhood, so the same code scattered over the text segment kept
 /// several megabytes more resident (docs/performance/README.md).
 ///
-/// The option is lld's, the linker rustc uses on x86-64 Linux since 1.90 (the
-/// crate needs 1.95); when RUSTFLAGS or Cargo's configuration name another
-/// linker, the layout is left to it. Symbols the list names that the build
-/// no longer has are skipped without a warning.
+/// The option is lld's, the linker rustc uses on x86-64 Linux since 1.90.
+/// A rustc built to use the system's linker, or a build configured with
+/// another one, may not know it: a one-line program is linked first with
+/// this build's rustc, target, flags and linker, and only if that works is
+/// the order handed over; otherwise the build goes on with the compiler's
+/// layout and says so. Symbols the list names that the build no longer has
+/// are skipped without a warning.
 fn link_order(manifest: &Path) {
-    let order = manifest.join("server").join("link-order.txt");
     println!("cargo:rerun-if-changed=server/link-order.txt");
-    println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
     let var = |name: &str| std::env::var(name).unwrap_or_default();
-    let other_linker = var("CARGO_ENCODED_RUSTFLAGS")
-        .split('\x1f')
-        .any(|flag| flag.contains("linker") || flag.contains("fuse-ld"))
-        || !var("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_empty();
-    if var("PROFILE") == "release"
-        && var("TARGET") == "x86_64-unknown-linux-gnu"
-        && !other_linker
-        && order.is_file()
-    {
-        println!(
-            "cargo:rustc-link-arg-bin=plenary=-Wl,--symbol-ordering-file={}",
-            order.display()
-        );
-        println!("cargo:rustc-link-arg-bin=plenary=-Wl,--no-warn-symbol-ordering");
+    let order = manifest.join("server").join("link-order.txt");
+    if var("PROFILE") != "release" || var("CARGO_CFG_TARGET_OS") != "linux" || !order.is_file() {
+        return;
     }
+    let args = [
+        format!("-Wl,--symbol-ordering-file={}", order.display()),
+        "-Wl,--no-warn-symbol-ordering".to_owned(),
+    ];
+    if links_with(&args) {
+        for arg in &args {
+            println!("cargo:rustc-link-arg-bin=plenary={arg}");
+        }
+    } else {
+        println!(
+            "cargo:warning=the linker does not take a symbol order (lld's --symbol-ordering-file): \
+             the server's functions keep the compiler's layout"
+        );
+    }
+}
+
+/// Whether rustc links a program with the linker arguments `args`, for this
+/// build's target, with its flags and the linker Cargo chose.
+fn links_with(args: &[String]) -> bool {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let out = PathBuf::from(var("OUT_DIR"));
+    let source = out.join("link_probe.rs");
+    if std::fs::write(&source, "fn main() {}\n").is_err() {
+        return false;
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let mut command = std::process::Command::new(rustc);
+    command
+        .arg("--crate-type=bin")
+        .arg("--target")
+        .arg(var("TARGET"))
+        .arg("-o")
+        .arg(out.join("link_probe"))
+        .arg(&source);
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    command.args(flags.split('\x1f').filter(|flag| !flag.is_empty()));
+    if let Ok(linker) = std::env::var("RUSTC_LINKER") {
+        command.arg(format!("-Clinker={linker}"));
+    }
+    for arg in args {
+        command.arg(format!("-Clink-arg={arg}"));
+    }
+    command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
