@@ -102,6 +102,12 @@ say "Machine and versions"
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); mode: ${quick[*]:-full sizes of issue 9}"
   echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; memory: $(free -g | awk '/Mem:/ {print $2}') GiB; kernel $(uname -r)"
   echo "- Plenary $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- server || echo ' (server changed since)'), $(rustc --version)"
+  if command -v nm >/dev/null && [ -s server/link-order.txt ]; then
+    # How much of the layout of bench/link-order.sh this build still finds (a
+    # change of the code or of the toolchain renames functions; rerun it then).
+    found=$(nm --defined-only "$bin/plenary" | awk '{print $3}' | sort -u | comm -12 - <(sort -u server/link-order.txt) | wc -l)
+    echo "- link order: $found of the $(wc -l <server/link-order.txt) functions of server/link-order.txt are in the binary"
+  fi
   echo "- Node.js $(node --version); @y/websocket-server $(node -p "require('./bench/peers/node_modules/@y/websocket-server/package.json').version") (yjs $(node -p "require('./bench/peers/node_modules/@y/websocket-server/node_modules/yjs/package.json').version"), in memory only); @hocuspocus/server $(node -p "require('./bench/peers/node_modules/@hocuspocus/server/package.json').version") with @hocuspocus/extension-sqlite (yjs $(node -p "require('./bench/peers/node_modules/yjs/package.json').version"))"
   if [ -x "$ysweet" ]; then echo "- y-sweet $("$ysweet" version 2>/dev/null | tail -1) (filesystem store, built with cargo install)"; else echo "- y-sweet: $ysweet_note"; fi
   if [ "$pg_ok" = 1 ]; then echo "- PostgreSQL $(psql "$pg/postgres" -qAtc 'show server_version'), local socket over TCP 127.0.0.1; Plenary commits with synchronous_commit=on"; fi

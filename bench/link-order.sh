@@ -13,7 +13,9 @@
 #
 # The list names symbols; a symbol a later change removes or renames is
 # skipped by the linker, a new one lands in the cold part. Rerun it after large
-# changes of the server or of its dependencies.
+# changes of the server, of its dependencies or of the Rust toolchain (which
+# renames every function); bench/compare.sh reports how much of the list the
+# binary it measures still has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
