@@ -75,6 +75,18 @@ fn main() {
 fn link_order(manifest: &Path) {
     println!("cargo:rerun-if-changed=server/link-order.txt");
     let var = |name: &str| std::env::var(name).unwrap_or_default();
+    // The probe's answer depends on the flags and the linker: ask again when
+    // they change (a cross build does not always rebuild this script then).
+    let target = var("TARGET").to_uppercase().replace('-', "_");
+    for name in [
+        "RUSTFLAGS".to_owned(),
+        "CARGO_ENCODED_RUSTFLAGS".to_owned(),
+        "CARGO_BUILD_RUSTFLAGS".to_owned(),
+        format!("CARGO_TARGET_{target}_RUSTFLAGS"),
+        format!("CARGO_TARGET_{target}_LINKER"),
+    ] {
+        println!("cargo:rerun-if-env-changed={name}");
+    }
     let order = manifest.join("server").join("link-order.txt");
     if var("PROFILE") != "release" || var("CARGO_CFG_TARGET_OS") != "linux" || !order.is_file() {
         return;

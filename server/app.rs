@@ -693,7 +693,10 @@ macro_rules! api_routes {
                             $first,
                         );
                         $(
-                            debug_assert_eq!(
+                            // Checked at every start (once, for a few
+                            // handlers): a handler of another path would be
+                            // served where its document does not say.
+                            assert_eq!(
                                 <[<__path_ $rest>] as utoipa::Path>::path(),
                                 <[<__path_ $first>] as utoipa::Path>::path(),
                                 "one group, one path",
