@@ -72,9 +72,13 @@ fn main() {
 /// the order handed over; otherwise the build goes on with the compiler's
 /// layout and says so. Symbols the list names that the build no longer has
 /// are skipped without a warning.
+/// An environment variable Cargo gives build scripts, or "" when unset.
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
+}
+
 fn link_order(manifest: &Path) {
     println!("cargo:rerun-if-changed=server/link-order.txt");
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
     // The probe's answer depends on the flags and the linker: ask again when
     // they change (a cross build does not always rebuild this script then).
     let target = var("TARGET").to_uppercase().replace('-', "_");
@@ -110,7 +114,6 @@ fn link_order(manifest: &Path) {
 /// Whether rustc links a program with the linker arguments `args`, for this
 /// build's target, with its flags and the linker Cargo chose.
 fn links_with(args: &[String]) -> bool {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
     let out = PathBuf::from(var("OUT_DIR"));
     let source = out.join("link_probe.rs");
     if std::fs::write(&source, "fn main() {}\n").is_err() {

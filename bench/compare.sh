@@ -85,12 +85,9 @@ if ! psql "$pg/postgres" -qAtc "select 1" >/dev/null 2>&1; then
   psql "$pg/postgres" -qAtc "select 1" >/dev/null 2>&1 || pg_ok=0
 fi
 [ "$pg_ok" = 1 ] || loud "PostgreSQL is unreachable at $pg: Plenary on PostgreSQL is left out"
-drop_bench_databases() {
-  [ "$pg_ok" = 1 ] || return 0
-  psql "$pg/postgres" -qAtc "select datname from pg_database where datname like 'load\_%'" 2>/dev/null |
-    while read -r name; do psql "$pg/postgres" -qc "drop database if exists $name with (force)" >/dev/null 2>&1 || true; done
-}
-trap drop_bench_databases EXIT
+# shellcheck source=bench/plenary.sh
+. bench/plenary.sh
+trap '[ "$pg_ok" = 1 ] && drop_bench_databases || true' EXIT
 
 # 1000 clients and 1000 servers' sockets at once.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -152,21 +149,15 @@ if [ -x "$ysweet" ]; then
   peers+=(--peer y-sweet)
 fi
 
-# The benchmark signs in as this secretariat account (created at the first
-# start) and lifts the per-account limits, which exist for a venue of real
-# people, not for one script driving a thousand simulated clients.
-export PLENARY_ADMIN_EMAIL=bench@plenary.example PLENARY_ADMIN_PASSWORD='a benchmark password'
-plenary_limits="--connections-per-account 100000 --sync-rate 1000000 --api-rate 100000"
-prepare_plenary="node $root/bench/peers/prepare.mjs plenary {http} {count} doc"
 plenary=()
 run plenary-sqlite "${scenarios[@]}" --prepare "$prepare_plenary" \
   --url "ws://127.0.0.1:{port}/sync/{doc}" \
-  --spawn "env PLENARY_LOG=warn $bin/plenary serve --bind 127.0.0.1:{port} --database-url sqlite://{data}/plenary.db $plenary_limits"
+  --spawn "$(spawn_plenary_sqlite)"
 plenary+=(--plenary plenary-sqlite)
 if [ "$pg_ok" = 1 ]; then
   run plenary-postgres "${scenarios[@]}" --scenario cross-node --prepare "$prepare_plenary" \
     --url "ws://127.0.0.1:{port}/sync/{doc}" --count-cpu-of postgres \
-    --spawn "sh -c \"psql $pg/postgres -qc 'create database {run}' >/dev/null 2>&1; exec env PLENARY_LOG=warn $bin/plenary serve --bind 127.0.0.1:{port} --database-url $pg/{run} $plenary_limits\""
+    --spawn "$(spawn_plenary_postgres)"
   plenary+=(--plenary plenary-postgres)
 fi
 

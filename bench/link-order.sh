@@ -32,13 +32,14 @@ installed=bench/peers/node_modules/.package-lock.json
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-export PLENARY_ADMIN_EMAIL=bench@plenary.example PLENARY_ADMIN_PASSWORD='a benchmark password'
-limits="--connections-per-account 100000 --sync-rate 1000000 --api-rate 100000"
+pg="${PLENARY_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
+# shellcheck source=bench/plenary.sh
+. bench/plenary.sh
 # Every function the server runs, by name as the executable's symbol table
 # spells it (mangled), with the instructions it ran itself.
 grind="valgrind --tool=callgrind --demangle=no --compress-strings=no --compress-pos=no --dump-line=no --callgrind-out-file=$work/callgrind.%p"
 load() {
-  "$bin/plenary-load" --quick --prepare "node $root/bench/peers/prepare.mjs plenary {http} {count} doc" \
+  "$bin/plenary-load" --quick --prepare "$prepare_plenary" \
     --url "ws://127.0.0.1:{port}/sync/{doc}" --output "$work/$1.json" --label "$1" "${@:2}" ||
     echo "plenary-load failed under valgrind ($1); its functions still count" >&2
 }
@@ -46,15 +47,13 @@ scenarios=(--scenario plenary --scenario saturation --scenario rooms --scenario 
 
 say "SQLite, under callgrind"
 load sqlite "${scenarios[@]}" \
-  --spawn "env PLENARY_LOG=warn $grind $bin/plenary serve --bind 127.0.0.1:{port} --database-url sqlite://{data}/plenary.db $limits"
+  --spawn "$(spawn_plenary_sqlite "$grind")"
 
-pg="${PLENARY_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
 if psql "$pg/postgres" -qAtc "select 1" >/dev/null 2>&1; then
   say "PostgreSQL, under callgrind"
   load postgres "${scenarios[@]}" --scenario cross-node \
-    --spawn "sh -c \"psql $pg/postgres -qc 'create database {run}' >/dev/null 2>&1; exec env PLENARY_LOG=warn $grind $bin/plenary serve --bind 127.0.0.1:{port} --database-url $pg/{run} $limits\""
-  psql "$pg/postgres" -qAtc "select datname from pg_database where datname like 'load\_%'" |
-    while read -r name; do psql "$pg/postgres" -qc "drop database if exists $name with (force)" >/dev/null 2>&1 || true; done || true
+    --spawn "$(spawn_plenary_postgres "$grind")"
+  drop_bench_databases
 else
   echo "*** PostgreSQL is unreachable at $pg: its code paths are left out of the order ***" >&2
 fi

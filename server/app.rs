@@ -731,17 +731,37 @@ where
     })
 }
 
+/// Every module of the API: its routes, and the same routes with their part
+/// of the OpenAPI document (both written by [`api_routes!`]).
+type ApiModule = (fn() -> Router<AppState>, fn() -> OpenApiRouter<AppState>);
+const API_MODULES: [ApiModule; 8] = [
+    (crate::auth::routes::router, crate::auth::routes::routes),
+    (
+        crate::meetings::routes::router,
+        crate::meetings::routes::routes,
+    ),
+    (
+        crate::resolutions::routes::router,
+        crate::resolutions::routes::routes,
+    ),
+    (
+        crate::versions::routes::router,
+        crate::versions::routes::routes,
+    ),
+    (
+        crate::amendments::routes::router,
+        crate::amendments::routes::routes,
+    ),
+    (crate::events::routes::router, crate::events::routes::routes),
+    (crate::audit::routes::router, crate::audit::routes::routes),
+    (crate::export::routes::router, crate::export::routes::routes),
+];
+
 /// Every API route, without the OpenAPI document.
 fn api_only_routes() -> Router<AppState> {
-    Router::new()
-        .merge(crate::auth::routes::router())
-        .merge(crate::meetings::routes::router())
-        .merge(crate::resolutions::routes::router())
-        .merge(crate::versions::routes::router())
-        .merge(crate::amendments::routes::router())
-        .merge(crate::events::routes::router())
-        .merge(crate::audit::routes::router())
-        .merge(crate::export::routes::router())
+    API_MODULES
+        .iter()
+        .fold(Router::new(), |all, (router, _)| all.merge(router()))
 }
 
 /// `/api/openapi.json`: built at the first request, kept.
@@ -751,15 +771,10 @@ async fn openapi_json() -> Response {
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(crate::auth::routes::routes())
-        .merge(crate::meetings::routes::routes())
-        .merge(crate::resolutions::routes::routes())
-        .merge(crate::versions::routes::routes())
-        .merge(crate::amendments::routes::routes())
-        .merge(crate::events::routes::routes())
-        .merge(crate::audit::routes::routes())
-        .merge(crate::export::routes::routes())
+    API_MODULES.iter().fold(
+        OpenApiRouter::with_openapi(ApiDoc::openapi()),
+        |all, (_, routes)| all.merge(routes()),
+    )
 }
 
 /// Bytes a websocket gathers before writing (see `sync_document`); a

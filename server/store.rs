@@ -242,7 +242,7 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
 /// A connection idle this long is pinged before it is handed out. Under load
 /// connections come back within milliseconds and are never pinged; a
 /// database that restarts leaves dead only those used within the last second.
-const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+pub const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The pool settings both stores share. sqlx pings every connection before
 /// it hands it out (by default) and again when it comes back: a round trip

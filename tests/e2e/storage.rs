@@ -484,8 +484,9 @@ async fn postgres_dropping_idle_connections_costs_at_most_one_commit() {
         .expect("append");
     store.load_document(&document).await.expect("load");
     db.drop_connections(Connections::All).await;
-    // Longer than the store's idle time before a ping (one second).
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // Longer than the store's idle time before a ping.
+    tokio::time::sleep(plenary::store::PING_AFTER_IDLE + std::time::Duration::from_millis(200))
+        .await;
     let stored = store
         .load_document(&document)
         .await
