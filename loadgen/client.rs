@@ -106,6 +106,8 @@ pub struct Shared {
     /// Frames received by all clients, and the bytes in them.
     pub frames_in: AtomicU64,
     pub bytes_in: AtomicU64,
+    /// When the last frame came (nanoseconds since `epoch`).
+    last_frame_in: AtomicU64,
     /// Frames that held a message type this client does not know (ignored).
     pub unknown_frames: AtomicU64,
     /// The client id of writer 0 of this scenario: random, so that a scenario
@@ -133,6 +135,7 @@ impl Shared {
             recording: AtomicBool::new(false),
             frames_in: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
+            last_frame_in: AtomicU64::new(0),
             unknown_frames: AtomicU64::new(0),
             // Below 2^32: the ids Yjs takes, which every peer server reads.
             writer_base: WRITER_BASE + u64::from(rand::random::<u16>()) * WRITERS_PER_BASE,
@@ -154,6 +157,11 @@ impl Shared {
 
     fn nanos(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// When any client last received a frame.
+    pub fn last_frame_at(&self) -> Instant {
+        self.epoch + Duration::from_nanos(self.last_frame_in.load(Ordering::Relaxed))
     }
 
     /// The smallest number of edits of `writer` that every tracked client
@@ -265,6 +273,9 @@ pub enum Command {
     State(oneshot::Sender<Vec<u8>>),
     /// Answer once every command before this one is handled.
     Barrier(oneshot::Sender<()>),
+    /// Send an awareness state on the next connections (and renew it), or
+    /// none.
+    Presence(bool),
 }
 
 /// The scenario's handle on a running client.
@@ -568,6 +579,7 @@ impl Client {
             Command::Barrier(reply) => {
                 let _ = reply.send(());
             }
+            Command::Presence(on) => self.options.awareness = on,
             Command::State(reply) => {
                 let state = self
                     .doc
@@ -704,6 +716,9 @@ impl Client {
         self.shared
             .bytes_in
             .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        self.shared
+            .last_frame_in
+            .fetch_max(self.shared.nanos(), Ordering::Relaxed);
         self.status.send_if_modified(|status| {
             if status.frames_seen.len() >= 8 || frame.first() != Some(&0) {
                 return false;

@@ -457,11 +457,13 @@ fn summary(result: &Value) -> String {
             number(&result["history_updates_per_s"]),
         )),
         "storm" => line.push_str(&format!(
-            "; all synced again in {} ms (p50 {} ms); peak RSS {} MB; after a restart, all synced again in {} ms",
+            "; all synced again in {} ms (p50 {} ms; {} MB to the clients); peak RSS {} MB; after a restart, all synced again in {} ms; without presence states {} ms",
             number(&result["all_synced_ms"]),
             number(&result["synced_p50_ms"]),
+            number(&result["received_by_clients"]["mb"]),
             number(&server["server_peak_rss_mb"]),
             number(&result["after_restart"]["all_synced_ms"]),
+            number(&result["without_presence"]["all_synced_ms"]),
         )),
         "soak" => line.push_str(&format!(
             "; {} edits, {} rejoins, {} connections lost; RSS {} MB after the first minute, {} MB at the end; p99 {} ms",

@@ -166,6 +166,33 @@ const METRICS: &[Metric] = &[
         target: Some(2.0),
     },
     Metric {
+        short: "storm, all received",
+        title: "`storm`: until the last frame of the wave reached the clients (presence states included)",
+        scenario: "storm",
+        pointer: "/all_received_ms",
+        unit: "ms",
+        better: Better::Lower,
+        target: None,
+    },
+    Metric {
+        short: "storm MB",
+        title: "`storm`: megabytes the wave brought the clients (every client's presence state to every client, where a server relays them)",
+        scenario: "storm",
+        pointer: "/received_by_clients/mb",
+        unit: "MB",
+        better: Better::Lower,
+        target: None,
+    },
+    Metric {
+        short: "storm, no presence",
+        title: "`storm`: all clients synced again when they send no presence state (the same wave, once more)",
+        scenario: "storm",
+        pointer: "/without_presence/all_synced_ms",
+        unit: "ms",
+        better: Better::Lower,
+        target: None,
+    },
+    Metric {
         short: "storm RSS",
         title: "`storm`: server peak RSS",
         scenario: "storm",
@@ -350,7 +377,11 @@ pub fn write(args: &ReportArgs) -> anyhow::Result<()> {
                     if let Some(target) = metric.target {
                         plotted.push((metric.short.into(), label.clone(), gain, target));
                     }
-                    format!("{} ({ratio:.2}×){verdict}", format_value(value))
+                    format!(
+                        "{} ({}×){verdict}",
+                        format_value(value),
+                        format_value(ratio)
+                    )
                 }
                 (Figure::Value(value), None) => {
                     format!("{} (no peer figure)", format_value(value))

@@ -753,6 +753,45 @@ pub async fn cold(run: &mut Run) -> anyhow::Result<Value> {
 
 /// How a reconnect wave went: when each client was synced again (seconds
 /// after the wave began), and what the clients that never were saw.
+/// Waits until the clients have received nothing for 100 ms (or the storm's
+/// time is up) and returns when, in ms after `started`, the last frame came.
+async fn settle(shared: &Shared, started: Instant) -> f64 {
+    const QUIET: Duration = Duration::from_millis(100);
+    let deadline = started + STORM_TIMEOUT;
+    loop {
+        let last = shared.last_frame_at();
+        let now = Instant::now();
+        if now.saturating_duration_since(last) >= QUIET || now >= deadline {
+            return last.saturating_duration_since(started).as_secs_f64() * 1000.0;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// What the clients had received at a moment, to count what a wave brought.
+struct Received {
+    frames: u64,
+    bytes: u64,
+}
+
+impl Received {
+    fn now(shared: &Shared) -> Self {
+        Received {
+            frames: shared.frames_in.load(Ordering::Relaxed),
+            bytes: shared.bytes_in.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Frames and megabytes received since `self`.
+    fn since(self, shared: &Shared) -> Value {
+        let now = Received::now(shared);
+        json!({
+            "frames": now.frames - self.frames,
+            "mb": (now.bytes - self.bytes) as f64 / 1e6,
+        })
+    }
+}
+
 struct Wave {
     times: Vec<f64>,
     never: usize,
@@ -858,11 +897,14 @@ pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
     futures_util::future::join_all(disconnects).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let sampler = run.sampler();
+    let received = Received::now(&shared);
     let started = Instant::now();
     for client in &clients {
         client.send(Command::Connect);
     }
     let wave = Wave::wait(&mut clients, 2, started).await;
+    let all_received_ms = settle(&shared, started).await;
+    let received = received.since(&shared);
     let sample = sampler.finish().await;
     let failed_attempts = |clients: &[ClientHandle]| -> u64 {
         clients
@@ -874,12 +916,17 @@ pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
     // The server restarts (a clean stop) with every client connected.
     let mut restart = json!({ "note": "not measured: the server was not started by the load generator (--spawn)" });
     let mut restart_ok = true;
+    let mut syncs = 2;
     if run.nodes[0].restartable() {
+        syncs += 1;
         tokio::time::sleep(Duration::from_secs(1)).await;
+        let received = Received::now(&shared);
         let started = Instant::now();
         run.nodes[0].restart().await?;
         let sampler = run.sampler();
-        let wave = Wave::wait(&mut clients, 3, started).await;
+        let wave = Wave::wait(&mut clients, syncs, started).await;
+        let all_received_ms = settle(&shared, started).await;
+        let received = received.since(&shared);
         let sample = sampler.finish().await;
         restart_ok = wave.never == 0;
         restart = json!({
@@ -890,12 +937,39 @@ pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
             "not_synced_clients": wave.stuck,
             // Connecting while the server is down fails, by design.
             "failed_connection_attempts": failed_attempts(&clients) - failed_in_wave,
+            "all_received_ms": all_received_ms,
+            "received_by_clients": received,
             "server": sample_json(&sample),
         });
     }
+    // The first wave once more with clients that send no presence state:
+    // the same syncs without the presence of every client relayed to every
+    // client (about a million states for 1000 clients), for a comparison
+    // with a server that relays none in the first wave.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let disconnects: Vec<_> = clients.iter().map(ClientHandle::disconnect).collect();
+    futures_util::future::join_all(disconnects).await;
+    for client in &clients {
+        client.send(Command::Presence(false));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sampler = run.sampler();
+    let quiet_received = Received::now(&shared);
+    let started = Instant::now();
+    for client in &clients {
+        client.send(Command::Connect);
+    }
+    let quiet = Wave::wait(&mut clients, syncs + 1, started).await;
+    let quiet_all_received_ms = settle(&shared, started).await;
+    let quiet_received = quiet_received.since(&shared);
+    let quiet_sample = sampler.finish().await;
     let expected = writer_clocks(&shared);
     let convergence = converge(run, &clients, |_| expected.clone(), Some((0, &document))).await;
-    let ok = wave.never == 0 && not_synced == 0 && restart_ok && convergence.converged;
+    let ok = wave.never == 0
+        && not_synced == 0
+        && restart_ok
+        && quiet.never == 0
+        && convergence.converged;
     Ok(json!({
         "scenario": "storm",
         "status": if ok { "ok" } else { "failed" },
@@ -906,8 +980,22 @@ pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
         "synced_p99_ms": wave.quantile_ms(0.99),
         "failed_connection_attempts": failed_in_wave,
         "not_synced_clients": wave.stuck,
+        // Presence states may come after the syncs: when the last frame of
+        // the wave reached a client, and all the wave brought.
+        "all_received_ms": all_received_ms,
+        "received_by_clients": received,
         "server": sample_json(&sample),
         "after_restart": restart,
+        "without_presence": {
+            "note": quiet.note("after they all reconnected without presence states"),
+            "all_synced_ms": quiet.all_synced_ms(),
+            "synced_p50_ms": quiet.quantile_ms(0.5),
+            "synced_p99_ms": quiet.quantile_ms(0.99),
+            "not_synced_clients": quiet.stuck,
+            "all_received_ms": quiet_all_received_ms,
+            "received_by_clients": quiet_received,
+            "server": sample_json(&quiet_sample),
+        },
         "convergence": convergence.detail,
     }))
 }
