@@ -878,6 +878,14 @@ impl Log {
 /// joined in the same 20 ms, one frame encoded for them all (in a reconnect
 /// storm, one encoding of a thousand states per window instead of per
 /// client, and one copy in memory instead of one per client's queue).
+///
+/// Presence yields to a burst of joins: while members keep joining less
+/// than [`AWARENESS_JOIN_PAUSE`] apart, the relay waits for a pause (at most
+/// [`AWARENESS_JOIN_HOLD`] after the first of them), so that the sync of
+/// the documents comes first. A reconnect storm of a thousand clients is a
+/// thousand syncs and a million presence states (every client's to every
+/// client): the states then go out once the syncs are done, each member's in
+/// one relay, instead of taking the cores from the syncs still under way.
 #[derive(Default)]
 struct PendingAwareness {
     /// In arrival order; `true` for the entries of this node's clients,
@@ -885,11 +893,19 @@ struct PendingAwareness {
     entries: Vec<(AwarenessEntry, bool)>,
     /// Members who joined since the last relay and are owed every state.
     joiners: Vec<ConnectionId>,
+    /// When the first and the last of `joiners` joined.
+    joins: Option<(Instant, Instant)>,
     last_flush: Option<Instant>,
 }
 
 /// The shortest time between two relays of awareness by one room.
 const AWARENESS_FLUSH_AFTER: Duration = Duration::from_millis(20);
+
+/// A burst of joins has ended when none came for this long.
+const AWARENESS_JOIN_PAUSE: Duration = Duration::from_millis(50);
+
+/// The longest a burst of joins holds back the relay of presence.
+const AWARENESS_JOIN_HOLD: Duration = Duration::from_secs(1);
 
 impl PendingAwareness {
     fn push(&mut self, entries: impl IntoIterator<Item = AwarenessEntry>, local: bool) {
@@ -897,8 +913,31 @@ impl PendingAwareness {
             .extend(entries.into_iter().map(|entry| (entry, local)));
     }
 
+    /// A member joined and is owed every state.
+    fn join(&mut self, connection: ConnectionId, now: Instant) {
+        self.joiners.push(connection);
+        self.joins = Some(match self.joins {
+            Some((first, _)) => (first, now),
+            None => (now, now),
+        });
+    }
+
     fn is_empty(&self) -> bool {
         self.entries.is_empty() && self.joiners.is_empty()
+    }
+
+    /// When what waits may go out, if not at once: the end of the window
+    /// after the last relay, and, while members join in a burst (more than
+    /// one owed every state), a pause in the joins.
+    fn not_before(&self) -> Option<Instant> {
+        let window = self.last_flush.map(|last| last + AWARENESS_FLUSH_AFTER);
+        let burst = match self.joins {
+            Some((first, last)) if self.joiners.len() > 1 => {
+                Some((last + AWARENESS_JOIN_PAUSE).min(first + AWARENESS_JOIN_HOLD))
+            }
+            _ => None,
+        };
+        window.max(burst)
     }
 
     /// When the entries waiting should go out (`None`: none waits).
@@ -906,23 +945,18 @@ impl PendingAwareness {
         if self.is_empty() {
             return None;
         }
-        Some(match self.last_flush {
-            Some(last) => last + AWARENESS_FLUSH_AFTER,
-            None => Instant::now(),
-        })
+        Some(self.not_before().unwrap_or_else(Instant::now))
     }
 
     fn due(&self, now: Instant) -> bool {
-        !self.is_empty()
-            && self
-                .last_flush
-                .is_none_or(|last| last + AWARENESS_FLUSH_AFTER <= now)
+        !self.is_empty() && self.not_before().is_none_or(|at| at <= now)
     }
 
     /// What goes out now. Only a relay of changes starts a window: joiners
     /// alone do not make the next change wait.
     fn take(&mut self) -> Relay {
         let mut joiners = std::mem::take(&mut self.joiners);
+        self.joins = None;
         joiners.sort_unstable();
         if !self.entries.is_empty() {
             self.last_flush = Some(Instant::now());
@@ -1380,7 +1414,7 @@ impl Room {
                     let step1 = protocol::encode_sync_step1(&self.replica.state_vector());
                     self.deliver(Delivery(connection, step1));
                 }
-                self.pending_awareness.joiners.push(connection);
+                self.pending_awareness.join(connection, Instant::now());
             }
             Command::Leave { connection } => self.remove_member(connection),
             Command::Messages {
@@ -2485,6 +2519,42 @@ mod tests {
         pending.push([entry(1, 3, Some("{}"))], true);
         assert!(!pending.due(Instant::now()));
         assert!(pending.due(Instant::now() + AWARENESS_FLUSH_AFTER));
+    }
+
+    /// Members joining in a burst hold the relay of presence until their
+    /// joins pause, and never longer than
+    /// [`AWARENESS_JOIN_HOLD`] after the first of them; one member joining
+    /// a quiet room gets every state at once.
+    #[test]
+    fn a_burst_of_joins_holds_presence_until_the_joins_pause() {
+        let ms = Duration::from_millis;
+        let start = Instant::now();
+        let mut pending = PendingAwareness::default();
+        pending.join(ConnectionId(1), start);
+        assert!(pending.due(start), "one member: at once");
+        let Relay { joiners, .. } = pending.take();
+        assert_eq!(joiners, vec![ConnectionId(1)]);
+
+        for i in 0..10 {
+            pending.join(ConnectionId(10 + i), start + ms(5 * i));
+            pending.push([entry(10 + i, 1, Some("{}"))], true);
+        }
+        let last = start + ms(45);
+        let pause = last + AWARENESS_JOIN_PAUSE;
+        assert!(!pending.due(last), "joins are still coming");
+        assert!(!pending.due(pause - ms(1)));
+        assert!(pending.due(pause), "a pause");
+        assert_eq!(pending.next_flush(), Some(pause));
+        let Relay { all, joiners, .. } = pending.take();
+        assert_eq!((all.len(), joiners.len()), (10, 10), "all in one relay");
+
+        // Joins that never pause: out after the longest hold.
+        let mut pending = PendingAwareness::default();
+        for i in 0..100 {
+            pending.join(ConnectionId(100 + i), start + ms(5 * i));
+        }
+        assert!(!pending.due(start + AWARENESS_JOIN_HOLD - ms(1)));
+        assert!(pending.due(start + AWARENESS_JOIN_HOLD));
     }
 
     /// A member who joins gets every presence state with the next relay;
