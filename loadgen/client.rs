@@ -533,6 +533,12 @@ impl Client {
                             reconnect_at = Some(tokio::time::Instant::now() + backoff);
                         } else {
                             self.attempts = 0;
+                            // The state just went out with the connection:
+                            // the next renewal is a full period later (so
+                            // the renewals of clients that reconnect
+                            // together do not fall in the same moment as
+                            // their reconnection).
+                            renew.reset();
                         }
                     }
                 }

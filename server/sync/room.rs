@@ -875,17 +875,21 @@ impl Log {
 /// When a thousand clients reconnect at once, each member gets a few dozen
 /// frames instead of a thousand. A member that joins gets every state the
 /// same way: at once in a quiet room, and in a busy one with the others who
-/// joined in the same 20 ms, one frame encoded for them all (in a reconnect
-/// storm, one encoding of a thousand states per window instead of per
-/// client, and one copy in memory instead of one per client's queue).
+/// joined before the next relay, one frame encoded for them all (in a
+/// reconnect storm, one encoding of a thousand states per relay instead of
+/// per client, and one copy in memory instead of one per client's queue).
 ///
-/// Presence yields to a burst of joins: while members keep joining less
-/// than [`AWARENESS_JOIN_PAUSE`] apart, the relay waits for a pause (at most
-/// [`AWARENESS_JOIN_HOLD`] after the first of them), so that the sync of
+/// Presence yields to a burst of joins: once more than one member waits for
+/// every state (a second joined before the relay owed to the first), the
+/// relay waits until no member has joined for [`AWARENESS_JOIN_PAUSE`], at
+/// most [`AWARENESS_JOIN_HOLD`] after the first of them, so that the sync of
 /// the documents comes first. A reconnect storm of a thousand clients is a
 /// thousand syncs and a million presence states (every client's to every
-/// client): the states then go out once the syncs are done, each member's in
-/// one relay, instead of taking the cores from the syncs still under way.
+/// client): the states then go out once the syncs are done, instead of
+/// taking the cores from the syncs still under way. Everything the relay
+/// holds waits with it (the members' own changes, and what goes to the
+/// other nodes): at most a second, in a burst, against the 30 s a state
+/// lives.
 #[derive(Default)]
 struct PendingAwareness {
     /// In arrival order; `true` for the entries of this node's clients,
@@ -920,6 +924,14 @@ impl PendingAwareness {
             Some((first, _)) => (first, now),
             None => (now, now),
         });
+    }
+
+    /// A member left: it is owed nothing any more.
+    fn leave(&mut self, connection: ConnectionId) {
+        self.joiners.retain(|&joiner| joiner != connection);
+        if self.joiners.is_empty() {
+            self.joins = None;
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -1882,6 +1894,7 @@ impl Room {
         if self.members.remove(&connection).is_none() {
             return;
         }
+        self.pending_awareness.leave(connection);
         let removed = self.awareness.remove_connection(connection);
         self.relay_awareness(removed);
         if self.members.is_empty() {
@@ -2535,11 +2548,13 @@ mod tests {
         let Relay { joiners, .. } = pending.take();
         assert_eq!(joiners, vec![ConnectionId(1)]);
 
+        assert_eq!(pending.joins, None);
+        let burst = start + ms(100);
         for i in 0..10 {
-            pending.join(ConnectionId(10 + i), start + ms(5 * i));
+            pending.join(ConnectionId(10 + i), burst + ms(5 * i));
             pending.push([entry(10 + i, 1, Some("{}"))], true);
         }
-        let last = start + ms(45);
+        let last = burst + ms(45);
         let pause = last + AWARENESS_JOIN_PAUSE;
         assert!(!pending.due(last), "joins are still coming");
         assert!(!pending.due(pause - ms(1)));
@@ -2548,13 +2563,24 @@ mod tests {
         let Relay { all, joiners, .. } = pending.take();
         assert_eq!((all.len(), joiners.len()), (10, 10), "all in one relay");
 
-        // Joins that never pause: out after the longest hold.
+        // Joins that do not pause: out after the longest hold.
         let mut pending = PendingAwareness::default();
-        for i in 0..100 {
+        for i in 0..300 {
             pending.join(ConnectionId(100 + i), start + ms(5 * i));
         }
         assert!(!pending.due(start + AWARENESS_JOIN_HOLD - ms(1)));
         assert!(pending.due(start + AWARENESS_JOIN_HOLD));
+
+        // Joiners who leave before the relay are owed nothing; when none is
+        // left, the burst is over.
+        let mut pending = PendingAwareness::default();
+        pending.join(ConnectionId(1), start);
+        pending.join(ConnectionId(2), start + ms(1));
+        assert!(!pending.due(start + ms(2)));
+        pending.leave(ConnectionId(1));
+        pending.leave(ConnectionId(2));
+        assert_eq!((pending.joiners.len(), pending.joins), (0, None));
+        assert!(pending.is_empty());
     }
 
     /// A member who joins gets every presence state with the next relay;
