@@ -2,7 +2,7 @@
 //! y-websocket protocol (or Hocuspocus's dialect of it), as the stock
 //! `y-websocket` provider does: sync step 1 and awareness on open, step 2 in
 //! answer to the server's step 1, every local change sent as an update,
-//! awareness renewed every 15 s.
+//! awareness renewed 15 s after each connection and every 15 s after.
 //!
 //! Each client is one tokio task that owns its socket and its document, so a
 //! client never locks anything on the hot path. It measures fan-out latency
