@@ -905,20 +905,9 @@ pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
     let not_synced = connect_all(&mut clients[2..], 50).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     // Everyone drops at once, then everyone comes back at once.
-    let disconnects: Vec<_> = clients.iter().map(ClientHandle::disconnect).collect();
-    futures_util::future::join_all(disconnects).await;
+    disconnect_all(&clients).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let sampler = run.sampler();
-    let received = Received::now(&shared);
-    let before = Wave::before(&clients);
-    let started = Instant::now();
-    for client in &clients {
-        client.send(Command::Connect);
-    }
-    let wave = Wave::wait(&mut clients, &before, started).await;
-    let all_received_ms = settle(&shared, started).await;
-    let received = received.since(&shared);
-    let sample = sampler.finish().await;
+    let first = measure_wave(run, &mut clients, &shared, Trigger::Reconnect).await?;
     let failed_attempts = |clients: &[ClientHandle]| -> u64 {
         clients
             .iter()
@@ -931,84 +920,128 @@ pub async fn storm(run: &mut Run) -> anyhow::Result<Value> {
     let mut restart_ok = true;
     if run.nodes[0].restartable() {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let received = Received::now(&shared);
-        let before = Wave::before(&clients);
-        let started = Instant::now();
-        run.nodes[0].restart().await?;
-        let sampler = run.sampler();
-        let wave = Wave::wait(&mut clients, &before, started).await;
-        let all_received_ms = settle(&shared, started).await;
-        let received = received.since(&shared);
-        let sample = sampler.finish().await;
-        restart_ok = wave.never == 0;
-        restart = json!({
-            "note": wave.note("after the restart"),
-            "all_synced_ms": wave.all_synced_ms(),
-            "synced_p50_ms": wave.quantile_ms(0.5),
-            "synced_p99_ms": wave.quantile_ms(0.99),
-            "not_synced_clients": wave.stuck,
-            // Connecting while the server is down fails, by design.
-            "failed_connection_attempts": failed_attempts(&clients) - failed_in_wave,
-            "all_received_ms": all_received_ms,
-            "received_by_clients": received,
-            "server": sample_json(&sample),
-        });
+        let wave = measure_wave(run, &mut clients, &shared, Trigger::Restart).await?;
+        restart_ok = wave.wave.never == 0;
+        restart = wave.json(
+            "after the restart",
+            json!({
+                // Connecting while the server is down fails, by design.
+                "failed_connection_attempts": failed_attempts(&clients) - failed_in_wave,
+            }),
+        );
     }
     // The first wave once more with clients that send no presence state:
     // the same syncs without the presence of every client relayed to every
     // client (about a million states for 1000 clients), for a comparison
     // with a server that relays none in the first wave.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let disconnects: Vec<_> = clients.iter().map(ClientHandle::disconnect).collect();
-    futures_util::future::join_all(disconnects).await;
+    disconnect_all(&clients).await;
     for client in &clients {
         client.send(Command::Presence(false));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let sampler = run.sampler();
-    let quiet_received = Received::now(&shared);
-    let before = Wave::before(&clients);
-    let started = Instant::now();
-    for client in &clients {
-        client.send(Command::Connect);
-    }
-    let quiet = Wave::wait(&mut clients, &before, started).await;
-    let quiet_all_received_ms = settle(&shared, started).await;
-    let quiet_received = quiet_received.since(&shared);
-    let quiet_sample = sampler.finish().await;
+    let quiet = measure_wave(run, &mut clients, &shared, Trigger::Reconnect).await?;
     let expected = writer_clocks(&shared);
     let convergence = converge(run, &clients, |_| expected.clone(), Some((0, &document))).await;
     // The wave without presence is information beside the figure: its
     // failure is reported in its own note, not as a failure of the storm.
-    let ok = wave.never == 0 && not_synced == 0 && restart_ok && convergence.converged;
-    Ok(json!({
-        "scenario": "storm",
-        "status": if ok { "ok" } else { "failed" },
-        "note": wave.note("after they all reconnected"),
-        "params": { "clients": count, "content_chars": sizes.storm_content },
-        "all_synced_ms": wave.all_synced_ms(),
-        "synced_p50_ms": wave.quantile_ms(0.5),
-        "synced_p99_ms": wave.quantile_ms(0.99),
-        "failed_connection_attempts": failed_in_wave,
-        "not_synced_clients": wave.stuck,
-        // Presence states may come after the syncs: when the last frame of
-        // the wave reached a client, and all the wave brought.
-        "all_received_ms": all_received_ms,
-        "received_by_clients": received,
-        "server": sample_json(&sample),
-        "after_restart": restart,
-        "without_presence": {
-            "note": quiet.note("after they all reconnected without presence states"),
-            "all_synced_ms": quiet.all_synced_ms(),
-            "synced_p50_ms": quiet.quantile_ms(0.5),
-            "synced_p99_ms": quiet.quantile_ms(0.99),
-            "not_synced_clients": quiet.stuck,
-            "all_received_ms": quiet_all_received_ms,
-            "received_by_clients": quiet_received,
-            "server": sample_json(&quiet_sample),
-        },
-        "convergence": convergence.detail,
-    }))
+    let ok = first.wave.never == 0 && not_synced == 0 && restart_ok && convergence.converged;
+    Ok(first.json(
+        "after they all reconnected",
+        json!({
+            "scenario": "storm",
+            "status": if ok { "ok" } else { "failed" },
+            "params": { "clients": count, "content_chars": sizes.storm_content },
+            "failed_connection_attempts": failed_in_wave,
+            "after_restart": restart,
+            "without_presence": quiet.json("after they all reconnected without presence states", json!({})),
+            "convergence": convergence.detail,
+        }),
+    ))
+}
+
+/// Closes every client's socket, each waiting for the server's close.
+async fn disconnect_all(clients: &[ClientHandle]) {
+    let disconnects: Vec<_> = clients.iter().map(ClientHandle::disconnect).collect();
+    futures_util::future::join_all(disconnects).await;
+}
+
+/// What sets a reconnect wave off.
+enum Trigger {
+    /// Every client connects again.
+    Reconnect,
+    /// The server restarts under its connected clients.
+    Restart,
+}
+
+/// A reconnect wave, measured.
+struct MeasuredWave {
+    wave: Wave,
+    /// When the last frame of the wave reached a client (presence states
+    /// may come after the syncs).
+    all_received_ms: Option<f64>,
+    /// All the wave brought the clients.
+    received: Value,
+    sample: Sample,
+}
+
+impl MeasuredWave {
+    /// Its figures, with `extra`'s fields beside them.
+    fn json(&self, what: &str, extra: Value) -> Value {
+        let mut figures = json!({
+            "note": self.wave.note(what),
+            "all_synced_ms": self.wave.all_synced_ms(),
+            "synced_p50_ms": self.wave.quantile_ms(0.5),
+            "synced_p99_ms": self.wave.quantile_ms(0.99),
+            "not_synced_clients": self.wave.stuck,
+            "all_received_ms": self.all_received_ms,
+            "received_by_clients": self.received,
+            "server": sample_json(&self.sample),
+        });
+        if let (Some(figures), Value::Object(extra)) = (figures.as_object_mut(), extra) {
+            figures.extend(extra);
+        }
+        figures
+    }
+}
+
+/// Sets a reconnect wave off and measures it: until every client has synced
+/// once more, then until the clients have received the rest of the wave;
+/// the server's CPU and memory over both.
+async fn measure_wave(
+    run: &mut Run,
+    clients: &mut [ClientHandle],
+    shared: &Shared,
+    trigger: Trigger,
+) -> anyhow::Result<MeasuredWave> {
+    let received = Received::now(shared);
+    let before = Wave::before(clients);
+    let (started, sampler) = match trigger {
+        Trigger::Reconnect => {
+            let sampler = run.sampler();
+            let started = Instant::now();
+            for client in clients.iter() {
+                client.send(Command::Connect);
+            }
+            (started, sampler)
+        }
+        Trigger::Restart => {
+            let started = Instant::now();
+            run.nodes[0].restart().await?;
+            // The sampler follows the new process.
+            (started, run.sampler())
+        }
+    };
+    let wave = Wave::wait(clients, &before, started).await;
+    let all_received_ms = settle(shared, started).await;
+    let received = received.since(shared);
+    let sample = sampler.finish().await;
+    Ok(MeasuredWave {
+        wave,
+        all_received_ms,
+        received,
+        sample,
+    })
 }
 
 /// `soak`: a meeting's mix for `soak_duration`, to show that nothing grows
